@@ -1,0 +1,51 @@
+"""What one cell (row x seed) of a study stores in Optuna, so reports need nothing else.
+
+The sweeps write a :class:`CellRecord` into a trial's user attributes; the reports read it back.
+Keeping the schema in one place is what lets a table be rebuilt from any storage at any time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# Trial user-attribute keys (prefixed so they never collide with Optuna's own or a user's).
+ATTR_PREFIX = "attnlab."
+STUDY_DEFINITION_ATTR = "attnlab.study_definition"  # study-level: the StudyDefinition as a dict
+STUDY_PROFILE_ATTR = "attnlab.profile"  # study-level: the profile name the study runs under
+
+
+@dataclass
+class CellRecord:
+    """Everything one finished (or failed) cell contributes to a report."""
+
+    study: str
+    row: str
+    seed: int
+    axes: dict[str, Any] = field(default_factory=dict)  # axis (dotted config key) -> value
+    config: dict[str, Any] = field(default_factory=dict)  # the full resolved train config
+    metrics: dict[str, float] = field(default_factory=dict)  # e.g. "test/top1_err": 21.3
+    params: int | None = None
+    macs: int | None = None  # multiply-accumulates of one forward pass at the data's image size
+    train_images_per_s: float | None = None
+    peak_memory_mb: float | None = None
+    wall_time_s: float | None = None
+    state: str = "waiting"  # waiting | running | complete | failed | pruned
+    failure_reason: str | None = None
+
+    @property
+    def cell(self) -> str:
+        """The cell's name: row and seed, as runs and trials are named."""
+        return f"{self.row}/seed{self.seed}"
+
+    def to_user_attrs(self) -> dict[str, Any]:
+        """The record as Optuna trial user attributes (JSON values only); ``state`` is Optuna's."""
+        return {ATTR_PREFIX + key: value for key, value in dataclasses.asdict(self).items() if key != "state"}
+
+    @classmethod
+    def from_user_attrs(cls, attrs: dict[str, Any], state: str) -> CellRecord:
+        """Rebuild a record from a trial's user attributes and its state."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"state"}
+        values = {key[len(ATTR_PREFIX) :]: value for key, value in attrs.items() if key.startswith(ATTR_PREFIX)}
+        return cls(state=state, **{key: value for key, value in values.items() if key in names})
