@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from attnlab.errors import ConfigError
+from attnlab.modules.validation import one_of, positive_int
 
 ChannelPool = Literal["avg", "max", "lp", "lse"]
 SpatialPool = Literal["avg", "max", "conv1x1"]
@@ -100,8 +101,7 @@ PRESET_FAMILY: dict[str, str] = {
 
 
 def _one_of(field: str, value: Any, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(f"attention.{field}: {value!r} is not valid; use one of {', '.join(valid)}")
+    one_of(f"attention.{field}", value, valid)
 
 
 def _pool_set(field: str, value: Any, valid: tuple[str, ...]) -> tuple[str, ...]:
@@ -116,8 +116,7 @@ def _pool_set(field: str, value: Any, valid: tuple[str, ...]) -> tuple[str, ...]
 
 
 def _positive_int(field: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"attention.{field}: must be a positive integer, got {value!r}")
+    positive_int(f"attention.{field}", value)
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,10 @@ class AttentionDesign:
                     f"attention.combine: only applies when arrangement is 'parallel' "
                     f"(got arrangement={self.arrangement!r})"
                 )
-            object.__setattr__(self, "combine", "sum")
-        _one_of("combine", self.combine, COMBINES)
+            # Not applicable: None, so that the resolved design round-trips through a config file.
+            object.__setattr__(self, "combine", None)
+        else:
+            _one_of("combine", self.combine, COMBINES)
         object.__setattr__(self, "channel_pool", _pool_set("channel_pool", self.channel_pool, CHANNEL_POOLS))
         spatial_pool = _pool_set("spatial_pool", self.spatial_pool, SPATIAL_POOLS)
         if "conv1x1" in spatial_pool and len(spatial_pool) > 1:

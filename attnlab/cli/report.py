@@ -1,0 +1,83 @@
+"""``attnlab report STUDY``: the study's table over seeds, from Optuna, W&B (online or run files) or CSV logs.
+
+Reads only what runs stored (nothing is trained), so it works on a study that is still running;
+such a report says PARTIAL with the count of complete cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from attnlab.ablations import DEFAULT_PROFILE
+from attnlab.reports.spec import DEFAULT_METRIC, LoadedStudy
+
+HELP = "ablation table over seeds with intervals, paired tests, plots and HTML"
+DEFAULT_REPORT_ROOT = Path("runs/reports")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attnlab report",
+        description=f"{HELP}. Writes report.md, table.tex (booktabs), summary.csv, cells.csv, summary.json and "
+        "a self-contained report.html, and prints the Markdown table.",
+    )
+    parser.add_argument("study", help="study name (the W&B group; a label for --logs)")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile the study ran under (default: %(default)s)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--storage", metavar="URL", help="Optuna storage the study ran on (default: the sweeps')")
+    source.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read the study's runs through the W&B public API")
+    source.add_argument("--wandb-dir", metavar="DIR", type=Path, help="read W&B run files (offline runs) under DIR")
+    source.add_argument("--logs", metavar="DIR", type=Path, help="read attnlab train CSV logs under DIR")
+    parser.add_argument("-o", "--output", metavar="DIR", type=Path, help="output folder (default: runs/reports/STUDY)")
+    parser.add_argument("--baseline", metavar="ROW", help="compare every row with ROW (default: the study's baseline)")
+    parser.add_argument("--metric", help="metric to compare (default: the study's, else test/top1_err)")
+    parser.add_argument(
+        "--correction",
+        choices=("holm", "none"),
+        default="holm",
+        help="multiple-comparison correction of the verdicts across rows (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="what to print: the Markdown table, or the aggregated rows as JSON (default: %(default)s)",
+    )
+    return parser
+
+
+def load(args: argparse.Namespace) -> LoadedStudy:
+    """The study's cells from the source the options name."""
+    if args.wandb is not None:
+        from attnlab.reports.sources.wandb_runs import load_from_wandb_api
+
+        return load_from_wandb_api(args.wandb, args.study, args.profile)
+    if args.wandb_dir is not None:
+        from attnlab.reports.sources.wandb_log import load_from_wandb_dir
+
+        return load_from_wandb_dir(args.wandb_dir, args.study, args.profile)
+    if args.logs is not None:
+        from attnlab.reports.sources.lightning_csv import load_from_csv_logs
+
+        return load_from_csv_logs(args.logs, args.study, args.metric or DEFAULT_METRIC)
+    from attnlab.reports.sources.optuna_trials import load_from_optuna
+
+    return load_from_optuna(args.study, args.profile, args.storage)
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from attnlab.reports.report import build_report, json_payload, terminal_text, write_report
+
+    report = build_report(load(args), baseline=args.baseline, metric=args.metric, correction=args.correction)
+    out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
+    paths = write_report(report, out_dir)
+    if args.format == "json":
+        print(json.dumps(json_payload(report), indent=2))
+    else:
+        print(terminal_text(report))
+    print(f"wrote {', '.join(path.name for path in paths)} to {out_dir}", file=sys.stderr)
+    return 0

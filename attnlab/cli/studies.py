@@ -1,0 +1,143 @@
+"""``attnlab studies``: the built-in ablation studies and profiles, one study's rows, or a check of a study file.
+
+``attnlab studies`` lists them; ``attnlab studies NAME`` (or a path to a study YAML) shows the rows
+with their patches and the paper's numbers; ``--check`` validates every row against a profile
+without training; ``--json`` prints the same as JSON for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from attnlab.ablations import (
+    DEFAULT_PROFILE,
+    PAPER_COLUMNS,
+    StudyDefinition,
+    builtin_profiles,
+    builtin_studies,
+    load_study,
+    parse_set_options,
+    profile_description,
+    validate_study,
+)
+from attnlab.ablations.options import add_profile_options
+from attnlab.ablations.overrides import format_value
+from attnlab.errors import ConfigError
+
+HELP = "list the built-in ablation studies and profiles"
+# Paper columns as the papers print them: header, decimals.
+PAPER_FORMAT: dict[str, tuple[str, int]] = {
+    "top1_err": ("paper\ntop-1 err", 2),
+    "top5_err": ("paper\ntop-5 err", 2),
+    "params_m": ("paper\nparams (M)", 2),
+    "gflops": ("paper\nGFLOPs", 3),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attnlab studies", description=__doc__)
+    parser.add_argument("study", nargs="?", help="a built-in study's name or a study YAML file; omit to list all")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate every row's train config under --profile with --set (no data is read, nothing trains)",
+    )
+    add_profile_options(parser)
+    return parser
+
+
+def _cells(study: StudyDefinition) -> str:
+    return f"{len(study.rows)} × {len(study.seeds)}"
+
+
+def _profiles() -> dict[str, dict[str, str]]:
+    return {
+        name: {"path": str(path), "description": profile_description(path)} for name, path in builtin_profiles().items()
+    }
+
+
+def _print_catalogue(console: Console, studies: dict[str, StudyDefinition]) -> None:
+    listing = Table(title="Built-in studies (attnlab studies NAME for the rows)", title_justify="left")
+    for column in ("study", "rows × seeds", "description", "paper table"):
+        listing.add_column(column, overflow="fold")
+    for name, study in studies.items():
+        listing.add_row(name, _cells(study), study.description, study.reference)
+    profiles = Table(title=f"Profiles (--profile NAME, default {DEFAULT_PROFILE})", title_justify="left")
+    for column in ("profile", "description", "file"):
+        profiles.add_column(column, overflow="fold")
+    for name, profile in _profiles().items():
+        profiles.add_row(name, profile["description"], profile["path"])
+    console.print(listing)
+    console.print(profiles)
+
+
+def _patch(patch: dict[str, Any], empty: str) -> str:
+    return "\n".join(f"{key}={format_value(value)}" for key, value in patch.items()) or empty
+
+
+def _print_study(console: Console, study: StudyDefinition) -> None:
+    console.print(f"[bold]{study.name}[/bold]: {study.description}")
+    facts = {
+        "file": str(study.source),
+        "paper table": study.reference or "-",
+        "metric": f"{study.metric} ({study.direction})",
+        "seeds": ", ".join(str(seed) for seed in study.seeds),
+        "cells": f"{_cells(study)} = {len(study.rows) * len(study.seeds)}",
+        "baseline": study.baseline
+        + (f" (within each {', '.join(study.compare_within)})" if study.compare_within else ""),
+        "base": _patch(study.base, "(the profile as it is)").replace("\n", ", "),
+    }
+    for label, text in facts.items():
+        console.print(f"  {label:<12} {text}", highlight=False, soft_wrap=True)
+    table = Table(title_justify="left")
+    table.add_column("row", overflow="fold")
+    table.add_column("patch on the base", overflow="fold")
+    columns = [column for column in PAPER_COLUMNS if any(column in numbers for numbers in study.paper.values())]
+    for column in columns:
+        table.add_column(PAPER_FORMAT[column][0], justify="right")
+    if study.compare_within:
+        table.add_column("compared to", overflow="fold")
+    for row, spec in study.rows.items():
+        numbers = study.paper.get(row, {})
+        cells = [f"{numbers[column]:.{PAPER_FORMAT[column][1]}f}" if column in numbers else "" for column in columns]
+        if study.compare_within:
+            cells.append("(baseline)" if study.baseline_for(row) == row else study.baseline_for(row))
+        table.add_row(row, _patch(spec.patch, "(the base)"), *cells)
+    console.print(table)
+
+
+def _check(studies: dict[str, StudyDefinition], profile: str, overrides: dict[str, Any]) -> None:
+    """Validates every row of every study; a progress bar on stderr, since all studies take seconds."""
+    progress = Console(stderr=True)
+    for study in track(studies.values(), description="validating", console=progress, transient=True):
+        validate_study(study, profile, overrides)
+    counted = "1 study" if len(studies) == 1 else f"{len(studies)} studies"
+    progress.print(f"every row of {counted} validates under profile {profile!r}")
+
+
+def main(argv: list[str]) -> int:
+    options = _parser().parse_args(argv)
+    if not options.check and (options.overrides or options.profile != DEFAULT_PROFILE):
+        raise ConfigError("--profile and --set: only apply with --check (validate the rows under that profile)")
+    overrides = parse_set_options(options.overrides)
+    chosen = load_study(options.study) if options.study else None
+    studies = {chosen.name: chosen} if chosen else {name: load_study(path) for name, path in builtin_studies().items()}
+    if options.check:
+        _check(studies, options.profile, overrides)
+    console = Console(highlight=False)
+    if options.json:
+        dicts = {name: study.to_dict() for name, study in studies.items()}
+        payload = dicts[chosen.name] if chosen else {"studies": dicts, "profiles": _profiles()}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif chosen:
+        _print_study(console, chosen)
+    else:
+        _print_catalogue(console, studies)
+    return 0

@@ -1,0 +1,145 @@
+"""ImageNet-style folders of JPEG/PNG files, decoded with Pillow in ``DataLoader`` worker processes.
+
+Layout: ``root/train/<class>/*.jpg|jpeg|png`` and ``root/val/<class>/...``. Classes are the sorted
+folder names of ``train/`` (read in ``__init__``, a directory listing, so the model knows ``num_classes``);
+the files themselves are listed in ``setup``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from attnlab.datamodules.base import AttnlabDataModule
+from attnlab.datamodules.checks import require_at_least, require_fraction
+from attnlab.datamodules.image_transforms import EvalImageTransform, TrainImageTransform
+from attnlab.datamodules.splits import stratified_holdout
+from attnlab.errors import ConfigError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+
+Samples = tuple[list[Path], np.ndarray]
+
+
+def class_folders(folder: Path) -> list[str]:
+    """Sorted names of the class sub-folders of ``folder``."""
+    if not folder.is_dir():
+        raise ConfigError(f"data.root: {folder} is not a folder; valid: a root with train/<class>/ and val/<class>/")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+    if not names:
+        raise ConfigError(f"data.root: {folder} has no class folders; valid: one sub-folder of images per class")
+    return names
+
+
+def image_files(folder: Path, classes: list[str]) -> Samples:
+    """Every JPEG/PNG file under ``folder/<class>/`` (sorted) and its class index.
+
+    A sub-folder that is not one of ``classes`` is an error (its label would be undefined); a missing
+    or empty class folder is not (a small val/ may lack some classes).
+    """
+    unknown = sorted(set(class_folders(folder)) - set(classes))
+    if unknown:
+        raise ConfigError(
+            f"data.root: {folder} has classes not in train/: {', '.join(unknown[:5])}; valid: a subset of train/'s"
+        )
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, name in enumerate(classes):
+        found = sorted(path for path in (folder / name).glob("*") if path.suffix.lower() in IMAGE_SUFFIXES)
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise ConfigError(f"data.root: {folder} has no .jpg, .jpeg or .png files in its class folders")
+    return files, np.asarray(labels, dtype=np.int64)
+
+
+class ImageFileDataset(Dataset):
+    """Decodes one image file per item to RGB and applies ``transform``; the label comes from its folder."""
+
+    def __init__(self, samples: Samples, transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.files, self.labels = samples
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        with Image.open(self.files[index]) as image:
+            return self.transform(image.convert("RGB")), int(self.labels[index])
+
+
+class ImageFolderDataModule(AttnlabDataModule):
+    """ImageNet-style image folders: training on ``train/`` minus a seeded validation carve-out, test on ``val/``.
+
+    Training: random-resized crop to ``crop_size`` (area share ``min_scale``..1, aspect 3/4..4/3) and
+    horizontal flip; validation and test: shorter side resized to ``resize_size``, centre crop ``crop_size``.
+    Both normalise with the ImageNet mean and std. ``val/`` is the test split (what papers report on
+    ImageNet), so model selection on the validation split never sees it.
+
+    Args:
+        root: folder with ``train/<class>/`` and ``val/<class>/`` sub-folders of JPEG/PNG files.
+        batch_size: samples per batch (per process under DDP).
+        crop_size: side of the square model input.
+        resize_size: shorter side before the centre crop, for validation and test.
+        min_scale: smallest area share of a training crop (0.08 is the standard; raise it for small images).
+        val_fraction: share of each class of ``train/`` held out (seeded) as validation.
+        num_workers: ``DataLoader`` processes decoding images.
+        seed: seed of the validation split; shuffling and augmentation follow ``seed_everything`` instead.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        batch_size: int = 256,
+        crop_size: int = 224,
+        resize_size: int = 256,
+        min_scale: float = 0.08,
+        val_fraction: float = 0.01,
+        num_workers: int = 8,
+        seed: int = 0,
+    ) -> None:
+        require_at_least("crop_size", crop_size, 1)
+        require_at_least("resize_size", resize_size, crop_size)
+        if not 0.0 < min_scale <= 1.0:
+            raise ConfigError(f"data.min_scale: {min_scale} is not an area share; valid: 0 < min_scale <= 1")
+        require_fraction("val_fraction", val_fraction)
+        self.root = Path(root)
+        self.classes = class_folders(self.root / "train")
+        super().__init__(
+            num_classes=len(self.classes),
+            in_channels=3,
+            image_size=crop_size,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        self.save_hyperparameters()
+        self.train_transform = TrainImageTransform(crop_size, scale=(min_scale, 1.0))
+        self.eval_transform = EvalImageTransform(resize_size, crop_size)
+        self.val_fraction = val_fraction
+        self.samples: dict[str, Samples] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.samples:
+            return
+        files, labels = image_files(self.root / "train", self.classes)
+        kept, held = stratified_holdout(labels, self.val_fraction, self.seed, "val_fraction")
+        self.samples = {
+            "train": ([files[i] for i in kept], labels[kept]),
+            "val": ([files[i] for i in held], labels[held]),
+            "test": image_files(self.root / "val", self.classes),
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        return self.data_loader(ImageFileDataset(self.samples["train"], self.train_transform), shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.data_loader(ImageFileDataset(self.samples["val"], self.eval_transform), shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.data_loader(ImageFileDataset(self.samples["test"], self.eval_transform), shuffle=False)

@@ -1,0 +1,161 @@
+"""The LightningModule that trains any backbone + attention design as an image classifier.
+
+Errors are logged in percent (``val/top1_err``, ``test/top5_err``), micro-averaged as the papers
+report them, next to the design's cost (``cost/*``, from :class:`DesignCostMonitor`), so every run
+answers "how accurate, at what price" on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torchmetrics.classification import MulticlassAccuracy
+
+from attnlab.errors import ConfigError
+from attnlab.modules.backbones import BackboneConfig
+from attnlab.modules.cost_monitor import DesignCostMonitor
+from attnlab.modules.design import AttentionDesign
+from attnlab.modules.model import build_model
+from attnlab.modules.optim import OptimizerConfig, SchedulerConfig
+
+STAGES = ("val", "test")
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite: the run cannot produce a meaningful result."""
+
+
+def canonical_layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """The batch in exactly the requested memory layout.
+
+    ``contiguous()`` keeps odd strides when they only differ on size-1 dims: a 1-channel batch
+    made by permuting N×H×W×1 passes as contiguous yet looks channels-last to the conv kernels,
+    and torch 2.13's CPU conv backward corrupts the heap on it. Re-striding such a batch is cheap.
+    """
+    if channels_last:
+        return images.contiguous(memory_format=torch.channels_last)
+    expected, step = [], 1
+    for size in reversed(images.shape):
+        expected.insert(0, step)
+        step *= size
+    return images if images.stride() == tuple(expected) else images.clone(memory_format=torch.contiguous_format)
+
+
+def monitor_mode(metric: str) -> str:
+    """``min`` for errors and losses, ``max`` for accuracies: what "better" means for a metric."""
+    return "min" if metric.endswith(("err", "loss")) else "max"
+
+
+class AttentionClassifier(L.LightningModule):
+    """Image classifier: a backbone carrying an attention design, trained with cross-entropy.
+
+    ``num_classes``, ``in_channels`` and ``image_size`` are linked from the datamodule by the CLI.
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneConfig = BackboneConfig(),
+        attention: AttentionDesign | None = None,
+        optimizer: OptimizerConfig = OptimizerConfig(),
+        scheduler: SchedulerConfig = SchedulerConfig(),
+        label_smoothing: float = 0.0,
+        monitor: str = "val/top1_err",
+        channels_last: bool = False,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        image_size: int = 32,
+    ) -> None:
+        super().__init__()
+        if not 0 <= label_smoothing < 1:
+            raise ConfigError(f"model.label_smoothing: must be in [0, 1), got {label_smoothing}")
+        valid_monitors = [f"val/{name}" for name in ("loss", "top1_err", "top5_err", "top1_acc", "top5_acc")]
+        if monitor not in valid_monitors:
+            raise ConfigError(f"model.monitor: {monitor!r} is not logged; use one of {', '.join(valid_monitors)}")
+        self.backbone = backbone
+        # No default instance: its resolved fields would pin every preset to CBAM's values.
+        self.attention = attention or AttentionDesign()
+        self.optimizer_config = optimizer
+        self.scheduler_config = scheduler
+        self.label_smoothing = label_smoothing
+        self.monitor = monitor
+        self.channels_last = channels_last
+        self.image_size = image_size
+        self.in_channels = in_channels
+        self.save_hyperparameters()
+        self.net = build_model(self.backbone, self.attention, num_classes=num_classes, in_channels=in_channels)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        top5 = min(5, num_classes)
+        self.top1 = torch.nn.ModuleDict(
+            {stage: MulticlassAccuracy(num_classes, top_k=1, average="micro") for stage in STAGES}
+        )
+        self.top5 = torch.nn.ModuleDict(
+            {stage: MulticlassAccuracy(num_classes, top_k=top5, average="micro") for stage in STAGES}
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(canonical_layout(images, self.channels_last))
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        loss = F.cross_entropy(self(images), labels, label_smoothing=self.label_smoothing)
+        if not torch.isfinite(loss):
+            raise DivergedError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}"
+            )
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=labels.shape[0])
+        return loss
+
+    def _evaluate(self, stage: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=labels.shape[0])
+        self.top1[stage].update(logits, labels)
+        self.top5[stage].update(logits, labels)
+
+    def _log_accuracy(self, stage: str) -> None:
+        """Top-1/top-5 accuracy and error in %, computed over the whole (all-rank) epoch."""
+        for name, metric in (("top1", self.top1[stage]), ("top5", self.top5[stage])):
+            accuracy = 100.0 * metric.compute()
+            metric.reset()
+            self.log(f"{stage}/{name}_acc", accuracy, prog_bar=(name == "top1"))
+            self.log(f"{stage}/{name}_err", 100.0 - accuracy, prog_bar=(name == "top1"))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_accuracy("val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_accuracy("test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_config.build(self.parameters())
+        total_steps = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
+        steps_per_epoch = max(1, total_steps // epochs)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, self.scheduler_config.multiplier(steps_per_epoch, epochs)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Best and last checkpoints on the monitored metric, and the design's cost next to its accuracy."""
+        checkpoint = ModelCheckpoint(
+            monitor=self.monitor,
+            mode=monitor_mode(self.monitor),
+            save_last=True,
+            save_top_k=1,
+            filename="best-epoch{epoch:03d}",
+            auto_insert_metric_name=False,
+        )
+        return [checkpoint, DesignCostMonitor()]

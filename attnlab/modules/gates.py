@@ -1,0 +1,143 @@
+"""The two gates of the design space. Each returns its map BEFORE the sigmoid, so the caller decides how to combine.
+
+Channel gate: ``Mc(F)``, shape N×C×1×1. Spatial gate: ``Ms(F)``, shape N×1×H×W, either CBAM's pooled maps + one
+k×k conv (``pooled``) or BAM's 1×1 → dilated 3×3 → 1×1 bottleneck (``bottleneck``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from attnlab.modules.design import AttentionDesign
+
+
+def _lp_pool(x: Tensor) -> Tensor:
+    """LP-pool with p=2 over the whole H×W map, as ``F.lp_pool2d(x, 2, (H, W))`` in the released CBAM code."""
+    return torch.linalg.vector_norm(x, ord=2, dim=(2, 3))
+
+
+def _lse_pool(x: Tensor) -> Tensor:
+    """Log-sum-exp over H×W (the released code's ``logsumexp_2d``): a smooth maximum."""
+    return torch.logsumexp(x.flatten(2), dim=2)
+
+
+# Channel descriptors: N×C×H×W -> N×C, one value per channel.
+CHANNEL_DESCRIPTORS: dict[str, Callable[[Tensor], Tensor]] = {
+    "avg": lambda x: x.mean(dim=(2, 3)),
+    "max": lambda x: x.amax(dim=(2, 3)),
+    "lp": _lp_pool,
+    "lse": _lse_pool,
+}
+
+# Spatial descriptors: N×C×H×W -> N×1×H×W, pooled across channels.
+SPATIAL_DESCRIPTORS: dict[str, Callable[[Tensor], Tensor]] = {
+    "avg": lambda x: x.mean(dim=1, keepdim=True),
+    "max": lambda x: x.amax(dim=1, keepdim=True),
+}
+
+
+class ChannelGate(nn.Module):
+    """``Mc(F)`` before the sigmoid: one MLP C → C/r → C shared by every pooled descriptor, outputs summed.
+
+    The MLP runs once per descriptor (not on their sum), which is what the paper's equation says and what makes a
+    MAC counter charge the MLP once per pool, reproducing the paper's GFLOPs.
+    """
+
+    def __init__(self, channels: int, design: AttentionDesign) -> None:
+        super().__init__()
+        hidden = design.check_channels(channels)
+        self.pools: tuple[str, ...] = tuple(design.channel_pool)
+        hidden_norm = design.mlp_hidden_norm == "bn"
+        output_norm = design.channel_norm == "bn"
+        # A bias right before a BN is cancelled by it (its gradient is exactly 0), so those Linears have none.
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden, bias=design.mlp_bias and not hidden_norm),
+            *([nn.BatchNorm1d(hidden)] if hidden_norm else []),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels, bias=design.mlp_bias and not output_norm),
+        )
+        self.norm = nn.BatchNorm1d(channels) if output_norm else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.mlp(CHANNEL_DESCRIPTORS[self.pools[0]](x))
+        for pool in self.pools[1:]:
+            logits = logits + self.mlp(CHANNEL_DESCRIPTORS[pool](x))
+        if self.norm is not None:
+            logits = self.norm(logits)
+        return logits[:, :, None, None]
+
+
+def _final_spatial_norm(design: AttentionDesign) -> nn.BatchNorm2d | None:
+    """The BN on the 1-channel map; ``spatial_norm_zero_init`` is the released CBAM code's (momentum 0.01)."""
+    if design.spatial_norm == "none":
+        return None
+    return nn.BatchNorm2d(1, momentum=0.01 if design.spatial_norm_zero_init else 0.1)
+
+
+class SpatialGate(nn.Module):
+    """Shared tail of both spatial branches: the branch ends in a conv to one map, then the optional final BN.
+
+    The final conv has a bias only without the BN (the BN's shift replaces it). With ``spatial_norm_zero_init`` the
+    BN's scale starts at 0 (set by :class:`~attnlab.modules.attention.Attention`), so the gate starts at σ(0) = 0.5.
+    """
+
+    norm: nn.BatchNorm2d | None
+
+    def branch(self, x: Tensor) -> Tensor:
+        """The N×1×H×W map before the final norm."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        logits = self.branch(x)
+        return logits if self.norm is None else self.norm(logits)
+
+
+class PooledSpatialGate(SpatialGate):
+    """CBAM's ``Ms(F)``: channel-pooled maps concatenated in the design's order, then one k×k conv (padding k//2).
+
+    ``spatial_pool=("conv1x1",)`` replaces pooling by a learned 1×1 conv C → 1 (paper Table 2); it has no bias since
+    the k×k conv that follows has one (or is followed by a BN).
+    """
+
+    def __init__(self, channels: int, design: AttentionDesign) -> None:
+        super().__init__()
+        self.pools: tuple[str, ...] = tuple(design.spatial_pool)
+        learned = self.pools == ("conv1x1",)
+        self.compress = nn.Conv2d(channels, 1, kernel_size=1, bias=False) if learned else None
+        in_maps = 1 if learned else len(self.pools)
+        kernel_size = design.kernel_size
+        self.conv = nn.Conv2d(in_maps, 1, kernel_size, padding=kernel_size // 2, bias=design.spatial_norm == "none")
+        self.norm = _final_spatial_norm(design)
+
+    def branch(self, x: Tensor) -> Tensor:
+        if self.compress is not None:
+            return self.conv(self.compress(x))
+        return self.conv(torch.cat([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools], dim=1))
+
+
+class BottleneckSpatialGate(SpatialGate):
+    """BAM's ``Ms(F)``: 1×1 C → C/r, ``dilated_convs`` 3×3 convs with dilation d, 1×1 C/r → 1; BN + ReLU between."""
+
+    def __init__(self, channels: int, design: AttentionDesign) -> None:
+        super().__init__()
+        hidden = design.check_channels(channels)
+        layers: list[nn.Module] = [nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(True)]
+        for _ in range(design.dilated_convs):
+            dilated = nn.Conv2d(hidden, hidden, 3, padding=design.dilation, dilation=design.dilation, bias=False)
+            layers += [dilated, nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(hidden, 1, kernel_size=1, bias=design.spatial_norm == "none"))
+        self.body = nn.Sequential(*layers)
+        self.norm = _final_spatial_norm(design)
+
+    def branch(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+def build_spatial_gate(channels: int, design: AttentionDesign) -> SpatialGate:
+    """The spatial branch the design names (``spatial_branch``)."""
+    if design.spatial_branch == "bottleneck":
+        return BottleneckSpatialGate(channels, design)
+    return PooledSpatialGate(channels, design)

@@ -1,0 +1,193 @@
+"""Builds a study's report from its loaded cells and writes it as Markdown, LaTeX, CSV, JSON and HTML.
+
+Every output is rendered from the same :class:`Report` (one aggregation, one formatting), so the
+terminal, the paper's LaTeX table and the HTML page can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from attnlab.errors import ConfigError
+from attnlab.reports.aggregate import aggregate
+from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
+from attnlab.reports.html import HtmlSection, render_html
+from attnlab.reports.plots import error_bar_chart, trade_off_chart
+from attnlab.reports.spec import LoadedStudy, StudySpec
+from attnlab.reports.stats import ALPHA, CONFIDENCE
+from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
+
+REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One study's cells, their per-row aggregation and how it was computed."""
+
+    spec: StudySpec
+    source: str
+    cells: pd.DataFrame
+    summary: pd.DataFrame
+    correction: str
+
+    @property
+    def title(self) -> str:
+        profile = f" (profile {self.spec.profile})" if self.spec.profile else ""
+        return f"Ablation report: {self.spec.name}{profile}"
+
+    @property
+    def state_counts(self) -> dict[str, int]:
+        return {state: int((self.cells["state"] == state).sum()) for state in STATES}
+
+    @property
+    def partial(self) -> bool:
+        return self.state_counts[COMPLETE] < len(self.cells)
+
+    @property
+    def status(self) -> str:
+        """``PARTIAL: 7/12 cells complete (2 running, 1 failed, 2 missing)`` or ``COMPLETE: 12/12 cells``."""
+        counts = self.state_counts
+        done = f"{counts[COMPLETE]}/{len(self.cells)}"
+        if not self.partial:
+            return f"COMPLETE: {done} cells"
+        return f"PARTIAL: {done} cells complete ({unfinished_text(counts)})"
+
+    def notes(self) -> list[str]:
+        """How to read the numbers: which statistics, which test, which correction."""
+        spec = self.spec
+        compared = int((self.summary["verdict"] != "baseline").sum())
+        level = f"{CONFIDENCE:.0%}"
+        notes = [
+            f"Source: {self.source}.",
+            "Errors: mean ± sample standard deviation over the complete seeds of each row; failed, running and "
+            "missing cells are counted in 'Cells' and listed per cell, never averaged in.",
+            f"{level} CI: Student t interval over seeds (n − 1 degrees of freedom) of {spec.metric}.",
+            f"Δ vs baseline ({self._baseline_text()}): paired over the seeds both rows completed (row − baseline, "
+            f"{spec.metric}), mean difference with its {level} paired-t interval; p: two-sided paired t-test; "
+            "rows with fewer than 2 seed pairs are not tested.",
+        ]
+        if self.correction == "holm":
+            notes.append(
+                f"Verdict at α = {ALPHA:.2f} on Holm–Bonferroni adjusted p-values across the {compared} rows "
+                "compared with the baseline ('p (Holm)'); 'within noise' means the difference cannot be told "
+                "apart from seed-to-seed variation with this many seeds."
+            )
+        else:
+            notes.append(
+                f"Verdict at α = {ALPHA:.2f} on unadjusted p-values: with {compared} rows compared, about "
+                f"{ALPHA * compared:.2f} 'better'/'worse' verdicts are expected by chance alone (--correction holm)."
+            )
+        notes.append(
+            "GFLOPs are multiply-accumulates (GMACs) of one forward pass at the data's image size, as in the paper. "
+            "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
+            "seeds); compare it only between cells that ran on the same kind of machine."
+        )
+        if any(self.spec.paper.values()):
+            notes.append(
+                "'(paper)' columns: the paper's published numbers for that row, for reference; they come from the "
+                "paper's dataset and recipe, which this profile may not reproduce."
+            )
+        return notes
+
+    def _baseline_text(self) -> str:
+        baselines = self.summary["baseline"].dropna().unique()
+        return f"'{baselines[0]}'" if len(baselines) == 1 else "each row's own, column 'Baseline'"
+
+    def tables(self) -> tuple[Table, Table]:
+        """The paper-style results table and the per-cell table."""
+        metrics = metric_columns(self.cells)
+        results = paper_table(self.summary, self.spec, metrics, holm_adjusted=self.correction == "holm")
+        return results, cells_table(self.cells, self.spec, metrics)
+
+
+def build_report(
+    loaded: LoadedStudy, *, baseline: str | None = None, metric: str | None = None, correction: str = "holm"
+) -> Report:
+    """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError)."""
+    spec = loaded.spec.including(loaded.records).with_choices(baseline=baseline, metric=metric)
+    if not spec.rows:
+        raise ConfigError(f"{loaded.source}: study {spec.name} has no cells yet; nothing to report")
+    cells = cell_frame(loaded.records, spec)
+    summary = aggregate(cells, spec, correction)
+    return Report(spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction)
+
+
+def terminal_text(report: Report) -> str:
+    """What ``attnlab report`` prints: the status line, the Markdown results table and the notes."""
+    results, _ = report.tables()
+    notes = "\n".join(f"- {note}" for note in report.notes())
+    return f"{report.title}\n{report.status}\n\n{to_markdown(results)}\n\n{notes}\n"
+
+
+def markdown_text(report: Report) -> str:
+    results, cells = report.tables()
+    notes = "\n".join(f"- {note}" for note in report.notes())
+    return (
+        f"# {report.title}\n\n**{report.status}**\n\n{to_markdown(results)}\n\n{notes}\n\n"
+        f"## Cells\n\n{to_markdown(cells)}\n"
+    )
+
+
+def json_payload(report: Report) -> dict[str, Any]:
+    """The aggregated rows with the study's settings, NaN as null, for scripts (``--format json``)."""
+    counts = report.state_counts
+    return {
+        "study": report.spec.name,
+        "profile": report.spec.profile,
+        "source": report.source,
+        "metric": report.spec.metric,
+        "direction": report.spec.direction,
+        "baseline": report.spec.baseline,
+        "confidence": CONFIDENCE,
+        "correction": report.correction,
+        "status": report.status,
+        "partial": report.partial,
+        "cells": counts | {"expected": len(report.cells)},
+        "rows": json.loads(report.summary.to_json(orient="records")),
+    }
+
+
+def html_text(report: Report) -> str:
+    results, cells = report.tables()
+    level = f"{CONFIDENCE:.0%}"
+    sections = [
+        HtmlSection("Results", table=results),
+        HtmlSection(
+            f"{report.spec.metric} by row",
+            svg=error_bar_chart(report.summary, report.spec),
+            caption=f"Bars: mean over complete seeds; whiskers: {level} Student t interval; n: complete seeds. "
+            "The axis is zoomed on the data and does not start at 0.",
+        ),
+        HtmlSection(
+            f"{report.spec.metric} against cost",
+            svg=trade_off_chart(report.summary, report.spec),
+            caption="Left: parameters; right: measured training-time overhead against the baseline (grey).",
+        ),
+        HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing."),
+    ]
+    return render_html(report.title, report.status, report.partial, report.notes(), sections)
+
+
+def write_report(report: Report, out_dir: Path) -> list[Path]:
+    """Writes :data:`REPORT_FILES` into ``out_dir`` (created); returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results, _ = report.tables()
+    contents = {
+        "report.md": markdown_text(report),
+        "table.tex": to_latex(results, comment=f"{report.title}\n{report.status}\nNeeds \\usepackage{{booktabs}}."),
+        "summary.csv": report.summary.to_csv(index=False),
+        "cells.csv": report.cells.to_csv(index=False),
+        "summary.json": json.dumps(json_payload(report), indent=2) + "\n",
+        "report.html": html_text(report),
+    }
+    paths = []
+    for name in REPORT_FILES:
+        path = out_dir / name
+        path.write_text(contents[name], encoding="utf-8")
+        paths.append(path)
+    return paths

@@ -1,0 +1,198 @@
+"""The report's tables as plain text cells, and their Markdown and LaTeX (booktabs) renderings.
+
+A :class:`Table` is formatted once (numbers to strings) so Markdown, LaTeX and HTML show exactly
+the same values; each renderer only escapes and lays out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from attnlab.reports.aggregate import format_p
+from attnlab.reports.cells import COMPLETE, STATES, unfinished_text
+from attnlab.reports.spec import StudySpec
+
+NOT_AVAILABLE = "—"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Header and body cells as display strings; ``numeric`` columns are right-aligned."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _or_dash(render: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``render`` for a value, a dash for a missing one (no cell, or too few seeds)."""
+    return lambda value: NOT_AVAILABLE if _is_missing(value) else render(value)
+
+
+def _number(fmt: str) -> Callable[[Any], str]:
+    return _or_dash(lambda value: format(value, fmt))
+
+
+format_params = _or_dash(lambda value: f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e6:.3f}M")
+_p_text = _or_dash(format_p)
+_count = _or_dash(lambda value: str(int(value)))
+_time_overhead = _or_dash(lambda ratio: f"{(ratio - 1) * 100:+.0f}%")
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if _is_missing(mean):
+        return NOT_AVAILABLE
+    return f"{mean:.2f}" if _is_missing(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return NOT_AVAILABLE if _is_missing(low) else f"[{low:.2f}, {high:.2f}]"
+
+
+def _difference(row: pd.Series) -> str:
+    """The paired mean difference with its interval (none with 1 pair)."""
+    if _is_missing(row["paired.diff"]):
+        return NOT_AVAILABLE
+    interval = "" if _is_missing(row["paired.ci_low"]) else " " + _interval(row["paired.ci_low"], row["paired.ci_high"])
+    return f"{row['paired.diff']:+.2f}{interval}"
+
+
+def _cells_done(row: pd.Series) -> str:
+    """``2/3 (1 failed)``: complete cells of the row's grid, and what the others are."""
+    others = unfinished_text({state: int(row[state]) for state in STATES})
+    done = f"{int(row[COMPLETE])}/{int(row['cells'])}"
+    return f"{done} ({others})" if others else done
+
+
+def shown_metrics(spec: StudySpec, available: list[str]) -> list[tuple[str, str]]:
+    """(label, metric): top-1/top-5 errors on the split of the study's metric, then that metric if it is neither."""
+    split = spec.metric.split("/")[0]
+    wanted = [("Top-1 Err.", f"{split}/top1_err"), ("Top-5 Err.", f"{split}/top5_err")]
+    shown = [(label, metric) for label, metric in wanted if metric in available]
+    return shown if spec.metric in {metric for _, metric in shown} else [*shown, (spec.metric, spec.metric)]
+
+
+Column = tuple[str, bool, Callable[[pd.Series], str]]  # label, right-aligned, how a row renders
+_PAPER_FORMATS: dict[str, Callable[[Any], str]] = {
+    "params_m": _or_dash(lambda value: f"{value:.2f}M"),
+    "gflops": _number(".3f"),
+    "top1_err": _number(".2f"),
+    "top5_err": _number(".2f"),
+}
+
+
+def _with_paper(summary: pd.DataFrame, column: Column, key: str) -> list[Column]:
+    """Our column, followed by the paper's number for it where the study has one for any row."""
+    label = column[0]
+    if key not in _PAPER_FORMATS or not summary[f"paper.{key}"].notna().any():
+        return [column]
+    render = _PAPER_FORMATS[key]
+    return [column, (f"{label} (paper)", True, lambda row: render(row[f"paper.{key}"]))]
+
+
+def paper_table(summary: pd.DataFrame, spec: StudySpec, metrics: list[str], holm_adjusted: bool) -> Table:
+    """Architecture | Param. | GFLOPs | Top-1 Err. | Top-5 Err. (each beside the paper's) | statistics | time."""
+    columns: list[Column] = [("Architecture", False, lambda row: row["row"])]
+    columns += _with_paper(summary, ("Param.", True, lambda row: format_params(row["params"])), "params_m")
+    columns += _with_paper(summary, ("GFLOPs", True, lambda row: _number(".4g")(row["gmacs"])), "gflops")
+    for label, metric in shown_metrics(spec, metrics):
+        ours: Column = (label, True, lambda row, m=metric: _mean_std(row[f"{m}.mean"], row[f"{m}.std"]))
+        columns += _with_paper(summary, ours, metric.rsplit("/", 1)[-1])
+    if summary["baseline"].nunique() > 1:
+        columns.append(("Baseline", False, lambda row: row["baseline"] or NOT_AVAILABLE))
+    columns += [
+        ("95% CI", True, lambda row: _interval(row[f"{spec.metric}.ci_low"], row[f"{spec.metric}.ci_high"])),
+        ("Δ vs baseline [95% CI]", True, _difference),
+        ("Pairs", True, lambda row: _count(row["paired.n"])),
+        ("p", True, lambda row: _p_text(row["paired.p"])),
+    ]
+    if holm_adjusted:
+        columns.append(("p (Holm)", True, lambda row: _p_text(row["paired.p_holm"])))
+    columns += [
+        ("Verdict", False, lambda row: row["verdict"]),
+        ("Time overhead", True, lambda row: _time_overhead(row["time_ratio"])),
+        ("Cells", True, _cells_done),
+    ]
+    return _build(summary, columns)
+
+
+def cells_table(cells: pd.DataFrame, spec: StudySpec, metrics: list[str]) -> Table:
+    """Every cell with its state, so failed, running and missing cells are listed by name."""
+    columns: list[Column] = [
+        ("Row", False, lambda cell: cell["row"]),
+        ("Seed", True, lambda cell: str(cell["seed"])),
+        ("State", False, lambda cell: cell["state"]),
+    ]
+    columns += [
+        (label, True, lambda cell, m=metric: _number(".2f")(cell[m])) for label, metric in shown_metrics(spec, metrics)
+    ]
+    columns += [
+        ("Param.", True, lambda cell: format_params(cell["params"])),
+        ("GFLOPs", True, lambda cell: _number(".4g")(cell["gmacs"])),
+        ("Images/s", True, lambda cell: _number(".1f")(cell["train_images_per_s"])),
+        ("Attempts", True, lambda cell: str(cell["attempts"])),
+        ("Note", False, lambda cell: "" if _is_missing(cell["failure_reason"]) else str(cell["failure_reason"])),
+    ]
+    return _build(cells, columns)
+
+
+def _build(frame: pd.DataFrame, columns: list[Column]) -> Table:
+    body = tuple(tuple(render(row) for _, _, render in columns) for _, row in frame.iterrows())
+    return Table(
+        columns=tuple(label for label, _, _ in columns),
+        rows=body,
+        numeric=tuple(numeric for _, numeric, _ in columns),
+    )
+
+
+def to_markdown(table: Table) -> str:
+    """A GitHub-flavoured Markdown table."""
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+
+    rule = "|" + "|".join("---:" if numeric else ":---" for numeric in table.numeric) + "|"
+    return "\n".join([line(table.columns), rule, *(line(row) for row in table.rows)])
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "—": "--",
+    "−": "-",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in text)
+
+
+def to_latex(table: Table, comment: str = "") -> str:
+    """A booktabs ``tabular`` fragment (needs ``\\usepackage{booktabs}``), ready to ``\\input``."""
+    spec = "".join("r" if numeric else "l" for numeric in table.numeric)
+    lines = [f"% {line}" for line in comment.splitlines()]
+    lines += [f"\\begin{{tabular}}{{{spec}}}", r"\toprule"]
+    lines.append(" & ".join(latex_escape(cell) for cell in table.columns) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(latex_escape(cell) for cell in row) + r" \\" for row in table.rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,161 @@
+"""One attempt at a cell or search trial = one Optuna trial: how it is marked, judged, kept alive and declared lost.
+
+The marks live in trial *system* attributes, which reports never read; the cell's results live in
+the :class:`~attnlab.sweeps.records.CellRecord` user attributes. An attempt ends in one of four ways:
+
+- COMPLETE (or PRUNED in a search): it trained;
+- FAIL marked ``final``: it trained and failed for a reason worth reporting (diverged, bad config);
+- FAIL marked ``interrupted`` (Ctrl-C, SIGTERM) or ``superseded`` (it lost a claim race): void,
+  the cell is simply still to do;
+- FAIL without a mark: its worker stopped beating (killed, machine lost) and another worker
+  declared it *lost*; lost attempts are retried up to a limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import signal
+import socket
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat  # Optuna's heartbeat interface (not re-exported)
+from optuna.trial import FrozenTrial, TrialState
+
+from attnlab.sweeps.records import ATTR_PREFIX
+
+_logger = logging.getLogger(__name__)
+
+CELL_ATTR = "attnlab.cell"  # the cell an attempt claims, "ROW/seedN"
+WORKER_ATTR = "attnlab.worker"  # who runs it, "HOST:PID": which process to look at (or kill)
+END_ATTR = "attnlab.end"  # how a failed attempt ended (an End), written just before the FAIL state
+FAILURE_REASON_ATTR = f"{ATTR_PREFIX}failure_reason"
+
+
+class End(enum.StrEnum):
+    """Why an attempt was failed on purpose (a FAIL without one is a lost attempt)."""
+
+    FINAL = "final"
+    INTERRUPTED = "interrupted"
+    SUPERSEDED = "superseded"
+
+
+class Standing(enum.Enum):
+    """What an attempt means for its cell."""
+
+    ACTIVE = "active"  # running (or queued to run)
+    FINAL = "final"  # finished for good: complete, pruned or failed with a reason
+    LOST = "lost"  # its worker died: counts against the retry limit
+    VOID = "void"  # interrupted or superseded: as if it had never been
+
+
+def standing(trial: FrozenTrial) -> Standing:
+    """How the attempt stands, from its state and its end mark."""
+    if trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        return Standing.ACTIVE
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return Standing.FINAL
+    end = trial.system_attrs.get(END_ATTR)
+    if end is None:
+        return Standing.LOST
+    return Standing.FINAL if end == End.FINAL else Standing.VOID
+
+
+def worker_identity() -> str:
+    """``HOST:PID`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def end_attempt(storage: BaseStorage, trial_id: int, end: End) -> None:
+    """Marks and fails an attempt; a no-op when it already ended (e.g. it was declared lost meanwhile)."""
+    with contextlib.suppress(UpdateFinishedTrialError):
+        storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
+def fail_lost_attempts(study: optuna.Study, storage: BaseStorage, grace_s: int) -> list[FrozenTrial]:
+    """Fails the running attempts whose worker stopped beating, saying so in their record.
+
+    Optuna's ``fail_stale_trials`` does the same without a reason; this writes the reason while the
+    trial can still be written, then lets exactly one process (the one whose FAIL lands) run the
+    storage's stale-trial callback (e.g. a search's retry).
+    """
+    if heartbeat_interval(storage) is None:
+        return []
+    lost = []
+    for trial_id in storage._get_stale_trial_ids(storage.get_study_id_from_name(study.study_name)):
+        try:
+            storage.set_trial_user_attr(trial_id, FAILURE_REASON_ATTR, f"worker lost: no heartbeat for {grace_s} s")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            continue  # another process declared it first
+        lost.append(storage.get_trial(trial_id))
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if callback is not None:
+        for trial in lost:
+            callback(study, trial)
+    return lost
+
+
+def retry_lost_search_trials(max_retries: int) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """A stale-trial callback re-queueing a lost *search* trial with its parameters, at most ``max_retries`` times.
+
+    Lost *cells* need nothing: the ledger sees the cell has no live attempt and a worker claims it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
+
+    def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
+        if CELL_ATTR not in trial.system_attrs:
+            retry(study, trial)
+
+    return on_stale
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Holds Ctrl-C and SIGTERM back until the block is done (e.g. between creating a trial and its first beat)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def heartbeat_interval(storage: BaseStorage) -> int | None:
+    """Seconds between beats, or None when the storage was opened without heartbeats."""
+    return storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
+
+
+@contextlib.contextmanager
+def keep_alive(storage: BaseStorage, trial_id: int) -> Iterator[None]:
+    """Beats for ``trial_id`` every interval from a background thread while the block runs."""
+    interval = heartbeat_interval(storage)
+    if interval is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception as error:  # a storage hiccup must not silence the beat for good
+                _logger.warning("heartbeat of trial %d failed (%s); retrying", trial_id, error)
+
+    thread = threading.Thread(target=beat, name=f"attnlab-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,127 @@
+"""A worker's loop over a study's cells: claim the next unfinished cell, train it, record it, until none is left.
+
+A worker keeps going while other workers still run cells: if one of them dies, its cell comes back
+(once its heartbeat is overdue) and this worker takes it. See :mod:`attnlab.sweeps.ledger` for why
+no cell is trained twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from attnlab.ablations import Cell, StudyDefinition
+from attnlab.errors import ConfigError
+from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
+from attnlab.sweeps.execution import Outcome, RunSpec, execute
+from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
+from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.trial_runs import (
+    device_overrides,
+    finished_record,
+    log_version_override,
+    train_args,
+    write_record,
+)
+from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
+from attnlab.sweeps.worker_spec import WorkerContext
+
+_logger = logging.getLogger(__name__)
+MAX_POLL_S = 5.0  # how often an idle worker looks again for cells freed by dead workers
+
+
+def study_cells(context: WorkerContext) -> dict[str, Cell]:
+    """The study's cells by name, rebuilt from the stored settings, seed by seed."""
+    definition = StudyDefinition.from_dict(context.settings["definition"])
+    return {cell.name: cell for cell in definition.cells(context.settings["overrides"])}
+
+
+def _wandb_run(context: WorkerContext, cell: Cell, config: dict) -> WandbRun | None:
+    if not context.spec.wandb:
+        return None
+    naming = {"study": cell.study, "row": cell.row, "seed": cell.seed, "axes": cell.axes}
+    return WandbRun(
+        project=project_name(context.spec.wandb_project),
+        group=cell.study,
+        name=cell.name,
+        tags=axis_tags(cell.axes),
+        config={**config, "attnlab": {**naming, "profile": context.settings["profile"]}},
+    )
+
+
+def _train(context: WorkerContext, cell: Cell, claimed: Claim) -> tuple[CellRecord, Outcome]:
+    """Resolves, records as running, and trains the claimed cell."""
+    from attnlab.cli.train import validate_train_args  # the training stack: only workers import it
+
+    overrides = cell.overrides | device_overrides(context.spec.devices_per_trial)
+    args = train_args(context.profile_file, overrides)
+    record = CellRecord(study=cell.study, row=cell.row, seed=cell.seed, axes=cell.axes, state="running")
+    try:
+        config = validate_train_args(args)
+    except ConfigError as error:
+        write_record(context.storage, claimed.trial_id, record)
+        return record, Outcome("failed", reason=f"config: {error}")
+    record = dataclasses.replace(record, config=config)
+    write_record(context.storage, claimed.trial_id, record)
+    version = f"{context.study.study_name}/{cell.name}/trial{claimed.number}"
+    args = train_args(context.profile_file, overrides | log_version_override(config, version))
+    spec = RunSpec(args=args, run_test=True, wandb=_wandb_run(context, cell, config))
+    return record, execute(spec, context.spec.devices_per_trial)
+
+
+def _finish(context: WorkerContext, claimed: Claim, record: CellRecord, outcome: Outcome) -> None:
+    metric = context.settings["definition"]["metric"]
+    done, value = finished_record(record, outcome, metric)
+    write_record(context.storage, claimed.trial_id, done, previous=record)
+    if value is None:
+        end_attempt(context.storage, claimed.trial_id, End.FINAL)
+        _logger.warning("cell %s failed: %s", record.cell, done.failure_reason)
+    else:
+        context.storage.set_trial_state_values(claimed.trial_id, TrialState.COMPLETE, [value])
+        _logger.info("cell %s complete: %s = %.4g", record.cell, metric, value)
+
+
+def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
+    """Trains one claimed cell and stores its record; an interruption leaves the cell to do."""
+    _logger.info("cell %s: training as trial %d", cell.name, claimed.number)
+    try:
+        with keep_alive(context.storage, claimed.trial_id):
+            record, outcome = _train(context, cell, claimed)
+            _finish(context, claimed, record, outcome)
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
+        end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED)
+        raise KeyboardInterrupt from None
+    except UpdateFinishedTrialError:
+        _logger.warning(
+            "cell %s: trial %d was declared lost while it trained (no heartbeat for %d s); its result is dropped",
+            cell.name,
+            claimed.number,
+            context.spec.grace_s,
+        )
+
+
+def run_cells(context: WorkerContext) -> None:
+    """Claims and trains cells until every cell (or the one ``--cell``) is finished."""
+    cells = study_cells(context)
+    names = [context.spec.cell] if context.spec.cell else list(cells)
+    rng = random.Random()
+    poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
+    while True:
+        fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
+        trials = context.storage.get_all_trials(context.study_id, deepcopy=False)
+        ledger = Ledger(names, trials, context.spec.max_retries)
+        if ledger.finished:
+            return
+        claimable = ledger.claimable()
+        if not claimable:  # others are running the rest: wait in case one of them dies
+            time.sleep(poll_s)
+            continue
+        name = pick(claimable, rng)
+        claimed = claim(context.storage, context.study_id, name, names, context.spec.max_retries)
+        if claimed is not None:
+            run_cell(context, cells[name], claimed)

@@ -1,0 +1,25 @@
+"""``python -m attnlab.sweeps.child SPEC OUTCOME``: one multi-device training, rank 0 writing its outcome.
+
+Lightning's DDP launcher re-runs this same command for every other rank (with ``LOCAL_RANK`` set),
+so each rank reads the same spec and joins the same run; only rank 0 reports.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from attnlab.sweeps.execution import RunSpec, run_here, write_outcome
+
+
+def main(argv: list[str]) -> int:
+    spec_path, outcome_path = (Path(arg) for arg in argv)
+    outcome = run_here(RunSpec.from_json(spec_path.read_text(encoding="utf-8")))
+    if int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        write_outcome(outcome, outcome_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,152 @@
+"""Exactly-once cells without a coordinator: every decision is derived from the trials in the storage.
+
+Scheme. There is no queue and no enqueue step, so several launchers starting at once cannot enqueue
+anything twice. A worker *claims* a cell by creating one Optuna trial that is RUNNING and names the
+cell, in a single storage operation (one journal line under the file lock; one transaction holding
+the study's row lock in a database). Trial numbers therefore give every claim a total order that
+all workers see alike. Right after creating its claim, a worker re-reads the trials and keeps the
+claim only if it is the *lowest-numbered live attempt* of the cell (live = running, complete or
+failed for good); otherwise it marks its claim ``superseded`` and picks another cell. Two workers
+racing for one cell both see both claims and agree on the winner: one trains, never two. A claim
+is never kept against an earlier finished attempt, so a finished study trains nothing.
+
+Retries. A worker that dies stops beating; any other worker declares its attempt lost (see
+:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again, until it has been lost
+``max_retries + 1`` times. An interrupted attempt (Ctrl-C) is void: the cell is still to do.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from attnlab.sweeps.attempts import (
+    CELL_ATTR,
+    FAILURE_REASON_ATTR,
+    WORKER_ATTR,
+    End,
+    Standing,
+    end_attempt,
+    heartbeat_interval,
+    signals_deferred,
+    standing,
+    worker_identity,
+)
+
+CLAIM_SPREAD = 4  # a worker picks among the next few cells, so workers starting together rarely collide
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Cells of a study by state, for the progress bar and the closing summary."""
+
+    total: int
+    complete: int
+    failed: int
+    running: int
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.failed
+
+
+class Ledger:
+    """What the trials say about each cell: finished (complete or failed), running, or to do."""
+
+    def __init__(self, cells: Sequence[str], trials: Iterable[FrozenTrial], max_retries: int) -> None:
+        self._cells = list(cells)
+        self._max_retries = max_retries
+        self._attempts: dict[str, list[FrozenTrial]] = {cell: [] for cell in self._cells}
+        for trial in sorted(trials, key=lambda trial: trial.number):
+            cell = trial.system_attrs.get(CELL_ATTR)
+            if cell in self._attempts:
+                self._attempts[cell].append(trial)
+
+    def _of(self, cell: str, wanted: Standing) -> list[FrozenTrial]:
+        return [trial for trial in self._attempts[cell] if standing(trial) is wanted]
+
+    def is_complete(self, cell: str) -> bool:
+        return any(trial.state == TrialState.COMPLETE for trial in self._attempts[cell])
+
+    def is_exhausted(self, cell: str) -> bool:
+        """Lost more often than retries allow."""
+        return len(self._of(cell, Standing.LOST)) > self._max_retries
+
+    def is_failed(self, cell: str) -> bool:
+        """Failed for good: a reported failure, or exhausted retries."""
+        if self.is_complete(cell):
+            return False
+        return bool(self._of(cell, Standing.FINAL)) or self.is_exhausted(cell)
+
+    def is_running(self, cell: str) -> bool:
+        return bool(self._of(cell, Standing.ACTIVE))
+
+    def claimable(self) -> list[str]:
+        """Cells nobody has finished or is running, in the study's order."""
+        return [
+            cell
+            for cell in self._cells
+            if not (self.is_complete(cell) or self.is_failed(cell) or self.is_running(cell))
+        ]
+
+    def owns(self, cell: str, number: int) -> bool:
+        """Whether trial ``number`` is the cell's lowest-numbered live attempt, with retries left: it may train."""
+        if cell not in self._attempts or self.is_exhausted(cell):
+            return False
+        live = [attempt for attempt in self._attempts[cell] if standing(attempt) in (Standing.ACTIVE, Standing.FINAL)]
+        return bool(live) and live[0].number == number
+
+    def failures(self) -> dict[str, str]:
+        """Failed cells and why (their last attempt's recorded reason)."""
+        reasons = {}
+        for cell in self._cells:
+            if self.is_failed(cell):
+                ended = self._of(cell, Standing.FINAL) or self._of(cell, Standing.LOST)
+                reasons[cell] = ended[-1].user_attrs.get(FAILURE_REASON_ATTR) or "no reason recorded"
+        return reasons
+
+    @property
+    def finished(self) -> bool:
+        return all(self.is_complete(cell) or self.is_failed(cell) for cell in self._cells)
+
+    def progress(self) -> Progress:
+        complete = sum(self.is_complete(cell) for cell in self._cells)
+        failed = sum(self.is_failed(cell) for cell in self._cells)
+        running = sum(self.is_running(cell) for cell in self._cells)
+        return Progress(total=len(self._cells), complete=complete, failed=failed, running=running)
+
+
+def pick(claimable: Sequence[str], rng: random.Random) -> str:
+    """One of the next :data:`CLAIM_SPREAD` cells: in order, yet rarely the same cell as another worker's pick."""
+    return rng.choice(claimable[:CLAIM_SPREAD])
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A cell this process may train, and the trial that records it."""
+
+    cell: str
+    trial_id: int
+    number: int
+
+
+def claim(storage: BaseStorage, study_id: int, cell: str, cells: Sequence[str], max_retries: int) -> Claim | None:
+    """Claims ``cell`` for this process: the claim if it stands, else None (another worker has the cell)."""
+    template = create_trial(state=TrialState.RUNNING, system_attrs={CELL_ATTR: cell, WORKER_ATTR: worker_identity()})
+    with signals_deferred():  # a database never declares lost a trial that never beat: beat before any Ctrl-C
+        trial_id = storage.create_new_trial(study_id, template_trial=template)
+        if heartbeat_interval(storage) is not None:
+            storage.record_heartbeat(trial_id)
+    try:
+        number = storage.get_trial(trial_id).number
+        if Ledger(cells, storage.get_all_trials(study_id, deepcopy=False), max_retries).owns(cell, number):
+            return Claim(cell, trial_id, number)
+    except KeyboardInterrupt:
+        end_attempt(storage, trial_id, End.INTERRUPTED)
+        raise
+    end_attempt(storage, trial_id, End.SUPERSEDED)
+    return None

@@ -1,0 +1,105 @@
+"""The options ``attnlab ablate`` and ``attnlab sweep`` share: storage, workers and devices, retries, W&B."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from attnlab.errors import ConfigError
+from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
+from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How and where to run a study's trials, as given on the command line."""
+
+    storage: str = DEFAULT_STORAGE
+    workers: int | None = None
+    devices: str | None = None
+    devices_per_trial: int = 1
+    max_retries: int = DEFAULT_MAX_RETRIES
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    wandb: bool = False
+    wandb_project: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigError(f"--max-retries: {self.max_retries}; use 0 or more")
+
+    def worker_spec(self, study: str, cell: str | None = None) -> WorkerSpec:
+        """What every worker of this launch is told (its slot and threads are added per worker)."""
+        return WorkerSpec(
+            storage=self.storage,
+            study=study,
+            devices_per_trial=self.devices_per_trial,
+            max_retries=self.max_retries,
+            heartbeat_interval_s=self.heartbeat.interval_s,
+            grace_s=self.heartbeat.grace_s,
+            wandb=self.wandb,
+            wandb_project=self.wandb_project,
+            cell=cell,
+        )
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The study, its ``--profile`` and ``--set`` overrides: how ``ablate`` and ``wandb-sweep`` name the cells."""
+    from attnlab.ablations.options import add_profile_options
+
+    parser.add_argument("study", help="a built-in study (see 'attnlab studies') or a study .yaml file")
+    add_profile_options(parser)
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the shared options to a subcommand's parser."""
+    defaults = LaunchOptions()
+    where = parser.add_argument_group("storage and workers")
+    where.add_argument(
+        "--storage",
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage shared by all workers: a journal file (default {DEFAULT_STORAGE}), sqlite:///FILE, "
+        "or postgresql://USER:PASSWORD@HOST/DB for workers on many machines",
+    )
+    where.add_argument(
+        "--workers", type=int, help="worker processes (default: one per GPU group, or 1 on CPU, cores split)"
+    )
+    where.add_argument("--devices", help="GPUs to use, as indices among the visible ones, e.g. 0,1,2,3 (default: all)")
+    where.add_argument(
+        "--devices-per-trial", type=int, default=1, help="GPUs (or CPU processes) per trial; >1 runs each trial as DDP"
+    )
+    where.add_argument(
+        "--max-retries",
+        type=int,
+        default=defaults.max_retries,
+        help=f"how often a trial whose worker died is retried (default {defaults.max_retries})",
+    )
+    where.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=defaults.heartbeat.interval_s,
+        help=f"seconds between a running trial's heartbeats (default {defaults.heartbeat.interval_s})",
+    )
+    where.add_argument(
+        "--grace-period",
+        type=int,
+        default=defaults.heartbeat.grace_s,
+        help=f"seconds without a heartbeat after which a trial's worker counts as dead (default "
+        f"{defaults.heartbeat.grace_s})",
+    )
+    logging = parser.add_argument_group("Weights & Biases")
+    logging.add_argument("--wandb", action="store_true", help="log every trial as a W&B run (grouped by study)")
+    logging.add_argument("--wandb-project", help="W&B project (default: $WANDB_PROJECT, else attnlab)")
+
+
+def launch_options(args: argparse.Namespace) -> LaunchOptions:
+    """The shared options from parsed arguments, checked."""
+    return LaunchOptions(
+        storage=args.storage,
+        workers=args.workers,
+        devices=args.devices,
+        devices_per_trial=args.devices_per_trial,
+        max_retries=args.max_retries,
+        heartbeat=Heartbeat(args.heartbeat_interval, args.grace_period),
+        wandb=args.wandb,
+        wandb_project=args.wandb_project,
+    )

@@ -1,0 +1,170 @@
+"""A worker's loop over a hyper-parameter search: ask the sampler for a trial, train it with pruning, record it.
+
+Trials come from ``Study.optimize`` (so Optuna's sampler, pruner, heartbeat and retry machinery
+apply unchanged), one at a time, until the sweep's ``n_trials`` have finished across all workers.
+Exactly ``n_trials`` train: a trial asked while the budget was already taken by lower-numbered
+trials (two workers asking at once) is marked superseded and trains nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from attnlab.ablations.overrides import SEED_KEY
+from attnlab.errors import ConfigError
+from attnlab.sweeps.attempts import END_ATTR, End, Standing, fail_lost_attempts, standing
+from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
+from attnlab.sweeps.ledger import Progress
+from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.sweep_file import SweepDefinition
+from attnlab.sweeps.trial_runs import (
+    device_overrides,
+    finished_record,
+    log_version_override,
+    train_args,
+    write_record,
+)
+from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
+from attnlab.sweeps.worker_spec import WorkerContext
+
+MAX_POLL_S = 5.0
+
+
+class TrialEnded(Exception):
+    """A trial that ends without a value (failed or surplus): Optuna records it as FAIL, the search goes on."""
+
+
+def _suggest(trial: optuna.Trial, key: str, distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(key, distribution.choices)
+    suggest = trial.suggest_int if isinstance(distribution, IntDistribution) else trial.suggest_float
+    step = None if distribution.log else distribution.step
+    return suggest(key, distribution.low, distribution.high, step=step, log=distribution.log)
+
+
+def _counts(trials: Sequence[FrozenTrial]) -> dict[Standing, int]:
+    counts = dict.fromkeys(Standing, 0)
+    for trial in trials:
+        counts[standing(trial)] += 1
+    return counts
+
+
+def search_progress(trials: Sequence[FrozenTrial], n_trials: int) -> Progress:
+    """Trials of a search by state (pruned ones count as complete: they finished as intended)."""
+    final = [trial for trial in trials if standing(trial) is Standing.FINAL]
+    failed = sum(trial.state == TrialState.FAIL for trial in final)
+    running = sum(trial.state == TrialState.RUNNING for trial in trials)
+    return Progress(total=n_trials, complete=len(final) - failed, failed=failed, running=running)
+
+
+def _is_surplus(trials: Sequence[FrozenTrial], number: int, n_trials: int) -> bool:
+    """Whether ``n_trials`` lower-numbered trials already run or ran: then trial ``number`` is one too many."""
+    taken = [t for t in trials if t.number < number and standing(t) in (Standing.ACTIVE, Standing.FINAL)]
+    return len(taken) >= n_trials
+
+
+class SearchObjective:
+    """Trains one search trial: the sampled parameters on top of the sweep's base, under its profile."""
+
+    def __init__(self, context: WorkerContext, sweep: SweepDefinition) -> None:
+        self.context = context
+        self.sweep = sweep
+        self.distributions = sweep.distributions()
+
+    def _trial_id(self, trial: optuna.Trial) -> int:
+        return self.context.storage.get_trial_id_from_study_id_trial_number(self.context.study_id, trial.number)
+
+    def _end(self, trial_id: int, end: End, reason: str) -> TrialEnded:
+        self.context.storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
+        return TrialEnded(reason)
+
+    def _wandb_run(self, number: int, params: dict[str, Any], config: dict[str, Any]) -> WandbRun | None:
+        if not self.context.spec.wandb:
+            return None
+        naming = {"sweep": self.sweep.name, "trial": number, "params": params, "profile": self.sweep.profile}
+        return WandbRun(
+            project=project_name(self.context.spec.wandb_project),
+            group=self.sweep.name,
+            name=f"trial{number}",
+            tags=axis_tags(params),
+            config={**config, "attnlab": naming},
+        )
+
+    def _run(self, trial: optuna.Trial, trial_id: int, params: dict[str, Any]) -> tuple[CellRecord, Outcome]:
+        from attnlab.cli.train import validate_train_args
+
+        devices = self.context.spec.devices_per_trial
+        overrides = self.sweep.base | params | {SEED_KEY: self.sweep.seed} | device_overrides(devices)
+        args = train_args(self.context.profile_file, overrides)
+        record = CellRecord(
+            study=self.sweep.name, row=f"trial{trial.number}", seed=self.sweep.seed, axes=params, state="running"
+        )
+        try:
+            config = validate_train_args(args)
+        except ConfigError as error:
+            write_record(self.context.storage, trial_id, record)
+            return record, Outcome("failed", reason=f"config: {error}")
+        record = dataclasses.replace(record, config=config)
+        write_record(self.context.storage, trial_id, record)
+        version = f"{self.context.study.study_name}/trial{trial.number}"
+        pruning = None
+        if self.sweep.pruner["name"] != "none":
+            pruning = PruningTarget(
+                self.context.spec.storage, self.context.study.study_name, trial.number, self.sweep.metric
+            )
+        spec = RunSpec(
+            args=train_args(self.context.profile_file, overrides | log_version_override(config, version)),
+            run_test=False,  # the search chooses on validation data; the test split stays unseen
+            wandb=self._wandb_run(trial.number, params, config),
+            pruning=pruning,
+        )
+        return record, execute(spec, devices, trial)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        trial_id = self._trial_id(trial)
+        trials = self.context.storage.get_all_trials(self.context.study_id, deepcopy=False)
+        if _is_surplus(trials, trial.number, self.sweep.n_trials):
+            raise self._end(trial_id, End.SUPERSEDED, f"the sweep's {self.sweep.n_trials} trials are taken")
+        params = {key: _suggest(trial, key, distribution) for key, distribution in self.distributions.items()}
+        try:
+            record, outcome = self._run(trial, trial_id, params)
+        except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit; Optuna expects this
+            self.context.storage.set_trial_system_attr(trial_id, END_ATTR, End.INTERRUPTED.value)
+            raise KeyboardInterrupt from None
+        done, value = finished_record(record, outcome, self.sweep.metric)
+        if outcome.state == "pruned":
+            reported = self.context.storage.get_trial(trial_id).intermediate_values
+            done = dataclasses.replace(done, metrics={self.sweep.metric: reported[max(reported)]} if reported else {})
+        write_record(self.context.storage, trial_id, done, previous=record)
+        if outcome.state == "pruned":
+            raise optuna.TrialPruned(outcome.reason)
+        if value is None:
+            raise self._end(trial_id, End.FINAL, done.failure_reason or "failed")
+        return value
+
+
+def run_search(context: WorkerContext) -> None:
+    """Runs search trials until the sweep's ``n_trials`` have finished (over all workers)."""
+    sweep = SweepDefinition.from_dict(context.settings["definition"])
+    context.study.sampler = sweep.make_sampler(context.spec.slot)
+    context.study.pruner = sweep.make_pruner()
+    objective = SearchObjective(context, sweep)
+    poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
+    while True:
+        fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
+        trials = context.storage.get_all_trials(context.study_id, deepcopy=False)
+        counts = _counts(trials)
+        if counts[Standing.FINAL] >= sweep.n_trials:
+            return
+        waiting = any(trial.state == TrialState.WAITING for trial in trials)
+        if counts[Standing.FINAL] + counts[Standing.ACTIVE] >= sweep.n_trials and not waiting:
+            time.sleep(poll_s)  # the rest are running elsewhere: wait in case one of them is lost
+            continue
+        context.study.optimize(objective, n_trials=1, catch=(TrialEnded,))

@@ -1,0 +1,78 @@
+"""``python -m attnlab.sweeps.worker SPEC``: one worker process, started (and pinned to its devices) by a launcher.
+
+It reads its job from the study's stored settings and works until nothing is left: a study's
+cells (:mod:`~attnlab.sweeps.cell_worker`) or a search's trials (:mod:`~attnlab.sweeps.search_worker`).
+SIGTERM (a scheduler's preemption) is handled like Ctrl-C: the running attempt is marked
+interrupted, so the cell or trial is simply still to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+
+from attnlab.sweeps.worker_spec import WorkerContext, WorkerSpec
+
+INTERRUPTED_STATUS = 130
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def interrupted_once() -> Iterator[None]:
+    """Ctrl-C or SIGTERM (a scheduler's preemption) raises KeyboardInterrupt once; later ones are ignored,
+    so the clean-up they start (marking attempts interrupted, stopping workers) is never cut short."""
+    previous = {stop: signal.signal(stop, _interrupt) for stop in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+def _log_progress() -> None:
+    """attnlab's own messages (cell claimed, finished, failed) into the worker's log, with times."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("attnlab")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def main(argv: list[str]) -> int:
+    spec = WorkerSpec.from_json(argv[0])
+    _log_progress()
+    if spec.threads is not None:
+        import torch
+
+        torch.set_num_threads(spec.threads)
+    try:
+        with interrupted_once():
+            context = WorkerContext.open(spec)
+            if context.settings["kind"] == "cells":
+                from attnlab.sweeps.cell_worker import run_cells
+
+                run_cells(context)
+            else:
+                from attnlab.sweeps.search_worker import run_search
+
+                run_search(context)
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).warning("interrupted: the running attempt is left to do")
+        return INTERRUPTED_STATUS
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

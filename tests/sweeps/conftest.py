@@ -1,0 +1,160 @@
+"""A tiny study on the embedded digits (a few seconds per cell) and helpers to run real ``attnlab`` processes."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from postgres_server import postgres_server, postgres_url  # fixtures for the tests here
+
+from attnlab.sweeps.storage import open_storage
+
+__all__ = ["postgres_server", "postgres_url"]
+
+TINY_PROFILE: dict[str, Any] = {
+    "seed_everything": 0,
+    "trainer": {
+        "max_epochs": 1,
+        "accelerator": "cpu",
+        "devices": 1,
+        "limit_train_batches": 4,
+        "limit_val_batches": 2,
+        "limit_test_batches": 2,
+        "enable_model_summary": False,
+        "log_every_n_steps": 1,
+    },
+    "model": {
+        "backbone": {"name": "resnet18", "stem": "cifar", "width": 0.125},
+        "attention": {"type": "cbam", "reduction": 2},
+        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False},
+    },
+    "data": {"class_path": "attnlab.datamodules.DigitsDataModule", "init_args": {"batch_size": 32}},
+}
+DIVERGING = {"model.optimizer.lr": 1.0e12}  # the loss is NaN within a few steps
+
+
+@dataclass(frozen=True)
+class Tiny:
+    """Files of a tiny study in the test's folder (the working directory of every command)."""
+
+    folder: Path
+    profile: Path
+    journal: str
+
+    def study(self, rows: dict[str, dict[str, Any]], seeds: list[int], name: str = "tiny") -> Path:
+        """A study file with these rows (name -> patch); the first row is the baseline."""
+        path = self.folder / f"{name}.yaml"
+        study = {
+            "name": name,
+            "description": "a tiny study for the tests",
+            "rows": {row: {"patch": patch} for row, patch in rows.items()},
+            "seeds": seeds,
+            "baseline": next(iter(rows)),
+        }
+        path.write_text(yaml.safe_dump(study, sort_keys=False))
+        return path
+
+    def run(self, *args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """``attnlab ARGS`` to the end, in the test's folder."""
+        return subprocess.run(
+            [sys.executable, "-m", "attnlab", *args],
+            cwd=self.folder,
+            env=os.environ | (env or {}),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """``attnlab ARGS`` in the background, in a process group of its own (to signal it and its workers)."""
+        log = (self.folder / f"launcher-{time.monotonic_ns()}.log").open("w")
+        return subprocess.Popen(
+            [sys.executable, "-m", "attnlab", *args],
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def trials(self, study: str, storage: str | None = None) -> list[optuna.trial.FrozenTrial]:
+        """The study's trials; none while no launcher has created it yet."""
+        url = storage or self.journal
+        if "://" not in url and not Path(url).exists():
+            return []
+        opened = _opened(url)  # one storage per URL: a journal is then read incrementally, not replayed per poll
+        if study not in optuna.get_all_study_names(opened):
+            return []
+        return optuna.load_study(study_name=study, storage=opened).trials
+
+
+@functools.cache
+def _opened(url: str) -> optuna.storages.BaseStorage:
+    return open_storage(url)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tiny:
+    monkeypatch.chdir(tmp_path)
+    profile = tmp_path / "tiny-profile.yaml"
+    profile.write_text(yaml.safe_dump(TINY_PROFILE, sort_keys=False))
+    return Tiny(tmp_path, profile, str(tmp_path / "runs" / "attnlab.journal"))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Polls ``condition`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def background() -> Iterator[list[subprocess.Popen]]:
+    """Processes a test starts; any still running at the end are killed with their process group."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def race(target: Callable[..., None], racers: list[tuple[Any, ...]]) -> list[Any]:
+    """Runs ``target(*args, start, results)`` in one spawned process per ``args``, released at the same moment;
+    returns what each put on ``results``."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [context.Process(target=target, args=(*args, start, results)) for args in racers]
+    for process in processes:
+        process.start()
+    start.set()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    return outcomes
+
+
+@pytest.fixture(params=["journal", "postgresql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A storage processes share: the default kind (a journal file) or a PostgreSQL database."""
+    return str(tmp_path / "s.journal") if request.param == "journal" else request.getfixturevalue("postgres_url")
+
+
+def metrics_files(folder: Path, study: str) -> list[Path]:
+    """One CSV log per training of ``study`` (the sweeps name each run's log folder after its trial)."""
+    return sorted((folder / "runs" / "train").glob(f"**/{study}/**/metrics.csv"))

@@ -1,0 +1,113 @@
+"""``attnlab describe`` through the real dispatcher: JSON numbers, generated flags, paper table, one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from attnlab.cli.main import main
+from attnlab.modules import AttentionDesign, BackboneConfig
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["describe", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    code, out, err = _run(capsys, *argv, "--json")
+    assert (code, err) == (0, "")
+    return json.loads(out)
+
+
+def test_json_has_the_totals_and_the_resolved_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--backbone", "resnet50", "--attention", "cbam")
+    assert (data["params"], data["macs"]) == (28_089_608, 3_864_362_102)
+    assert round(data["gmacs"], 3) == 3.864
+    assert data["backbone"] == BackboneConfig(name="resnet50").to_dict()
+    assert data["attention"] == AttentionDesign(type="cbam").to_dict()
+    assert (data["num_classes"], data["in_channels"], data["image_size"]) == (1000, 3, 224)
+    assert sum(line["params"] for line in data["breakdown"]) == data["params"]
+
+
+def test_attention_flags_change_the_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    base = _json(capsys, "--attention", "cbam")
+    assert base["params"] - _json(capsys, "--kernel-size", "3")["params"] == 8 * 2 * (49 - 9)
+    channel_only = _json(capsys, "--no-spatial", "--channel-pool", "avg")
+    assert channel_only["attention"]["spatial"] is False and channel_only["params"] == 11_778_592  # = SE
+    parallel = _json(capsys, "--arrangement", "parallel", "--combine", "max", "--residual")
+    assert (parallel["attention"]["combine"], parallel["attention"]["residual"]) == ("max", True)
+
+
+def test_model_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(
+        capsys, "--backbone", "mobilenet_v1", "--stem", "cifar", "--width", "0.5", "--num-classes", "10",
+        "--in-channels", "1", "--image-size", "28", "--attention", "none",
+    )  # fmt: skip
+    assert data["backbone"]["width"] == 0.5 and data["attention"]["type"] == "none"
+    assert data["parts"]["attention"] == {"params": 0, "macs": 0}
+    assert (
+        round(_json(capsys, "--backbone", "resnet50", "--attention", "none", "--stride-placement", "v1.5")["gmacs"], 3)
+        == 4.089
+    )
+
+
+def test_every_design_and_backbone_field_is_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["describe", "--help"])
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    renamed = {"type": "attention", "name": "backbone"}
+    for cls in (AttentionDesign, BackboneConfig):
+        for field in dataclasses.fields(cls):
+            assert "--" + renamed.get(field.name, field.name).replace("_", "-") in help_text, field.name
+    assert "--no-mlp-bias" in help_text and "--table" in help_text
+
+
+def test_table_prints_params_and_gmacs_per_module_type(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--backbone", "resnet18", "--attention", "se")
+    assert code == 0
+    assert "11,778,592" in out and "1.8142" in out and "89,080" in out
+    assert "attention adds 89,080 params (+0.76%)" in out
+
+
+def test_paper_table_shows_every_row_matching(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--table", "paper")
+    assert code == 0
+    for architecture, params, gmacs in [("ResNet-50 + CBAM", "28.09M", "3.864"), ("ResNet-18 + SE", "11.78M", "1.814")]:
+        line = next(line for line in out.splitlines() if architecture in line)
+        assert line.count(params) == 2 and line.count(gmacs) == 2 and line.rstrip().endswith("yes")
+    assert out.count("yes") == 6 and "4.089" in out
+
+
+def test_paper_table_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, "--table", "paper")["rows"]
+    assert len(rows) == 6 and all(row["match"] for row in rows)
+    assert rows[0]["params"] == 11_689_512
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--kernel-size", "4"], "kernel_size"),
+        (["--reduction", "abc"], "--reduction"),
+        (["--combine", "max"], "combine"),
+        (["--channel-pool", "median"], "--channel-pool"),
+        (["--attention", "eca"], "--attention"),
+        (["--backbone", "resnet20"], "--backbone"),
+        (["--width", "0"], "backbone.width"),
+        (["--image-size", "0"], "image_size"),
+        (["--backbone", "mobilenet_v1", "--width", "0.1"], "attention.reduction"),
+        (["--table", "paper", "--backbone", "resnet50"], "--backbone"),
+        (["--frobnicate"], "--frobnicate"),
+    ],
+)
+def test_bad_values_are_one_line_errors_with_exit_code_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("attnlab describe: error: ") and field in err
