@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 from attnlab.cli.main import main
 from attnlab.cli.train import overrides_to_args, run_training, validate_train_args
@@ -19,8 +21,13 @@ QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=
 
 
 def tiny_args(**overrides: object) -> list[str]:
-    """The digits config, shortened to seconds: fewer epochs, an 8-wide ResNet."""
-    settings = {"trainer.max_epochs": 2, "model.backbone.width": 0.125, "model.attention.reduction": 2}
+    """The digits config, shortened to seconds: native 8×8 digits, fewer epochs, an 8-wide ResNet."""
+    settings = {
+        "trainer.max_epochs": 2,
+        "model.backbone.width": 0.125,
+        "model.attention.reduction": 2,
+        "data.scale": 1,
+    }
     return ["--config", CONFIG, *QUIET, *overrides_to_args({**settings, **overrides})]
 
 
@@ -84,17 +91,29 @@ def test_same_seed_reproduces_metrics_exactly(in_tmp_dir: Path) -> None:
     assert other_seed.metrics["val/loss"] != first.metrics["val/loss"]
 
 
+class StopAfterEpochs(Callback):
+    """Interrupts a run at an epoch boundary, as a lost job would be, without changing its config."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.should_stop = trainer.current_epoch + 1 >= self.epochs
+
+
 def test_resume_from_last_checkpoint_equals_uninterrupted_run(in_tmp_dir: Path) -> None:
-    uninterrupted = run_training(tiny_args(**{"trainer.max_epochs": 4}), run_test=False)
+    args = tiny_args(**{"trainer.max_epochs": 4})
+    uninterrupted = run_training(args, run_test=False)
     interrupted = ["--trainer.logger.save_dir=interrupted"]
-    run_training([*tiny_args(**{"trainer.max_epochs": 2}), *interrupted], run_test=False)
-    resumed = run_training([*tiny_args(**{"trainer.max_epochs": 4}), *interrupted, "--ckpt_path=last"], run_test=False)
+    stopped = run_training([*args, *interrupted], callbacks=[StopAfterEpochs(2)], run_test=False)
+    assert stopped.metrics["val/loss"] != uninterrupted.metrics["val/loss"]
+    resumed = run_training([*args, *interrupted, "--ckpt_path=last"], run_test=False)
     for key in ("val/loss", "val/top1_err", "train/loss_epoch"):
         assert resumed.metrics[key] == uninterrupted.metrics[key], key
 
 
 def test_diverged_loss_raises_with_reason(in_tmp_dir: Path) -> None:
-    with pytest.raises(DivergedError, match="training loss is (nan|inf)"):
+    with pytest.raises(DivergedError, match=r"training loss is (nan|inf)"):
         run_training(tiny_args(**{"model.optimizer.lr": 1e12, "model.optimizer.nesterov": False}))
 
 

@@ -88,7 +88,9 @@ class AttnlabCLI(LightningCLI):
             default=None,
             help="resume training from this checkpoint, or 'last' for the newest last.ckpt under the log root",
         )
-        parser.add_argument("--run_test", type=bool, default=True, help="evaluate the best checkpoint on the test split")
+        parser.add_argument(
+            "--run_test", type=bool, default=True, help="evaluate the best checkpoint on the test split"
+        )
         parser.set_defaults({"data": lazy_instance(DigitsDataModule)})
         for name in LINKED_FROM_DATA:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
@@ -155,9 +157,7 @@ def _build_cli(cli_class: type[AttnlabCLI], args: Sequence[str], **kwargs: Any) 
 def overrides_to_args(overrides: Mapping[str, Any]) -> list[str]:
     """Dotted overrides as CLI arguments: strings as they are (jsonargparse keeps ``str`` fields
     verbatim), everything else JSON-encoded, which jsonargparse reads as YAML."""
-    return [
-        f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in overrides.items()
-    ]
+    return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in overrides.items()]
 
 
 def _resolved_config(cli: AttnlabCLI) -> dict[str, Any]:

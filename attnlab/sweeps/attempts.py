@@ -37,6 +37,7 @@ CELL_ATTR = "attnlab.cell"  # the cell an attempt claims, "ROW/seedN"
 WORKER_ATTR = "attnlab.worker"  # who runs it, "HOST:PID": which process to look at (or kill)
 END_ATTR = "attnlab.end"  # how a failed attempt ended (an End), written just before the FAIL state
 FAILURE_REASON_ATTR = f"{ATTR_PREFIX}failure_reason"
+INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM) before it finished; running the command again trains it"
 
 
 class End(enum.StrEnum):
@@ -73,10 +74,17 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def mark_end(storage: BaseStorage, trial_id: int, end: End) -> None:
+    """Says how an attempt ends, just before it is failed (an interrupted one also says so in its record)."""
+    storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
+    if end is End.INTERRUPTED:
+        storage.set_trial_user_attr(trial_id, FAILURE_REASON_ATTR, INTERRUPTED_REASON)
+
+
 def end_attempt(storage: BaseStorage, trial_id: int, end: End) -> None:
     """Marks and fails an attempt; a no-op when it already ended (e.g. it was declared lost meanwhile)."""
     with contextlib.suppress(UpdateFinishedTrialError):
-        storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
+        mark_end(storage, trial_id, end)
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
 
 

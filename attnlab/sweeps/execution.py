@@ -113,7 +113,7 @@ def run_here(spec: RunSpec, trial: optuna.Trial | None = None) -> Outcome:
         outcome = Outcome("failed", reason=f"{type(error).__name__}: {_message(error)}")
     finally:
         if spec.wandb is not None:
-            finish_run(failed=outcome.state != "complete")
+            finish_run(failed=outcome.state == "failed")
     return outcome
 
 

@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.ablations.overrides import SEED_KEY
 from attnlab.errors import ConfigError
-from attnlab.sweeps.attempts import END_ATTR, End, Standing, fail_lost_attempts, standing
+from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end, standing
 from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
 from attnlab.sweeps.ledger import Progress
 from attnlab.sweeps.records import CellRecord
@@ -82,7 +82,7 @@ class SearchObjective:
         return self.context.storage.get_trial_id_from_study_id_trial_number(self.context.study_id, trial.number)
 
     def _end(self, trial_id: int, end: End, reason: str) -> TrialEnded:
-        self.context.storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
+        mark_end(self.context.storage, trial_id, end)
         return TrialEnded(reason)
 
     def _wandb_run(self, number: int, params: dict[str, Any], config: dict[str, Any]) -> WandbRun | None:
@@ -136,7 +136,7 @@ class SearchObjective:
         try:
             record, outcome = self._run(trial, trial_id, params)
         except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit; Optuna expects this
-            self.context.storage.set_trial_system_attr(trial_id, END_ATTR, End.INTERRUPTED.value)
+            mark_end(self.context.storage, trial_id, End.INTERRUPTED)
             raise KeyboardInterrupt from None
         done, value = finished_record(record, outcome, self.sweep.metric)
         if outcome.state == "pruned":

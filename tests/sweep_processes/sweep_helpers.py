@@ -1,27 +1,26 @@
-"""A tiny study on the embedded digits (a few seconds per cell) and helpers to run real ``attnlab`` processes."""
+"""A tiny study on the embedded digits (a few seconds per cell) and helpers to run real ``attnlab`` processes.
+
+A module of its own name (not ``conftest``, which is ambiguous between test folders), so that
+processes the tests spawn import the same helpers.
+"""
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-import pytest
 import yaml
-from postgres_server import postgres_server, postgres_url  # fixtures for the tests here
 
 from attnlab.sweeps.storage import open_storage
-
-__all__ = ["postgres_server", "postgres_url"]
 
 TINY_PROFILE: dict[str, Any] = {
     "seed_everything": 0,
@@ -43,6 +42,11 @@ TINY_PROFILE: dict[str, Any] = {
     "data": {"class_path": "attnlab.datamodules.DigitsDataModule", "init_args": {"batch_size": 32}},
 }
 DIVERGING = {"model.optimizer.lr": 1.0e12}  # the loss is NaN within a few steps
+
+
+@functools.cache
+def _opened(url: str) -> optuna.storages.BaseStorage:
+    return open_storage(url)
 
 
 @dataclass(frozen=True)
@@ -99,19 +103,6 @@ class Tiny:
         return optuna.load_study(study_name=study, storage=opened).trials
 
 
-@functools.cache
-def _opened(url: str) -> optuna.storages.BaseStorage:
-    return open_storage(url)
-
-
-@pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tiny:
-    monkeypatch.chdir(tmp_path)
-    profile = tmp_path / "tiny-profile.yaml"
-    profile.write_text(yaml.safe_dump(TINY_PROFILE, sort_keys=False))
-    return Tiny(tmp_path, profile, str(tmp_path / "runs" / "attnlab.journal"))
-
-
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     """Polls ``condition`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -121,17 +112,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-@pytest.fixture
-def background() -> Iterator[list[subprocess.Popen]]:
-    """Processes a test starts; any still running at the end are killed with their process group."""
-    started: list[subprocess.Popen] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def race(target: Callable[..., None], racers: list[tuple[Any, ...]]) -> list[Any]:
@@ -147,12 +127,6 @@ def race(target: Callable[..., None], racers: list[tuple[Any, ...]]) -> list[Any
     for process in processes:
         process.join(timeout=60)
     return outcomes
-
-
-@pytest.fixture(params=["journal", "postgresql"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A storage processes share: the default kind (a journal file) or a PostgreSQL database."""
-    return str(tmp_path / "s.journal") if request.param == "journal" else request.getfixturevalue("postgres_url")
 
 
 def metrics_files(folder: Path, study: str) -> list[Path]:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import Tiny
 from optuna.trial import TrialState
+from sweep_helpers import Tiny
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
 from attnlab.reports.sources.wandb_log import read_run, run_files

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from conftest import race
 from optuna.trial import TrialState
+from sweep_helpers import race
 
 from attnlab.errors import ConfigError
 from attnlab.sweeps.ledger import claim

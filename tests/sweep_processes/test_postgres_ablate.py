@@ -6,8 +6,8 @@ import time
 
 import optuna
 import pytest
-from conftest import Tiny, metrics_files
 from optuna.trial import TrialState, create_trial
+from sweep_helpers import Tiny, metrics_files
 
 from attnlab.sweeps.attempts import FAILURE_REASON_ATTR, fail_lost_attempts
 from attnlab.sweeps.storage import Heartbeat, open_storage

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Tiny
 from optuna.trial import TrialState
+from sweep_helpers import Tiny
 
 from attnlab.cli.main import main
 

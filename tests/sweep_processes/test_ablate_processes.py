@@ -7,8 +7,8 @@ import signal
 from collections import Counter
 
 import pytest
-from conftest import DIVERGING, Tiny, metrics_files, wait_for
 from optuna.trial import FrozenTrial, TrialState
+from sweep_helpers import DIVERGING, Tiny, metrics_files, wait_for
 
 from attnlab.cli.main import main
 from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, WORKER_ATTR
@@ -127,6 +127,7 @@ def test_ctrl_c_marks_the_running_cell_interrupted_and_a_rerun_trains_only_what_
     trials = tiny.trials(STUDY)
     interrupted = [trial for trial in trials if trial.system_attrs.get(END_ATTR) == "interrupted"]
     assert len(interrupted) == 1 and interrupted[0].state == TrialState.FAIL
+    assert interrupted[0].user_attrs["attnlab.failure_reason"].startswith("interrupted (Ctrl-C or SIGTERM)")
     finished_before = _cells(trials, TrialState.COMPLETE)
 
     resumed = tiny.run(*command)
