@@ -66,6 +66,17 @@ def test_missing_root_and_foreign_val_classes_are_one_line_errors(tmp_path: Path
         ImageFolderDataModule(root=image_root, resize_size=100)
 
 
+def test_known_class_count_defers_listing_the_folders_to_setup(tmp_path: Path, image_root: Path):
+    head_node = ImageFolderDataModule(root=tmp_path / "not-mounted-here", num_classes=1000)
+    assert (head_node.num_classes, head_node.classes) == (1000, [])
+    datamodule = ImageFolderDataModule(root=image_root, num_classes=3, val_fraction=0.2)
+    datamodule.setup("fit")
+    assert datamodule.classes == ["ant", "bee", "cat"] and len(datamodule.samples["test"][0]) == 8
+    wrong = ImageFolderDataModule(root=image_root, num_classes=4)
+    with pytest.raises(ConfigError, match=r"^data\.num_classes: 4 given, but .*train has 3 class folders"):
+        wrong.setup("fit")
+
+
 def test_random_resized_crop_respects_area_and_aspect_ranges():
     torch.manual_seed(0)
     for _ in range(500):

@@ -40,14 +40,7 @@ def test_every_row_validates_under_quick_and_trains_its_own_design(name: str) ->
     assert len(designs) == len(study.rows), "two rows resolve to the same train config"
 
 
-NEEDS_DATA_FREE_IMAGEFOLDER = pytest.mark.xfail(
-    strict=True,
-    raises=ConfigError,
-    reason="ImageFolderDataModule lists data/imagenet/train in __init__; it needs a num_classes argument",
-)
-
-
-@pytest.mark.parametrize("profile", ["cifar100", pytest.param("imagenet", marks=NEEDS_DATA_FREE_IMAGEFOLDER)])
+@pytest.mark.parametrize("profile", ["cifar100", "imagenet"])
 @pytest.mark.parametrize("name", ["cbam-arrangement", "cbam-backbones", "bam-vs-cbam"])
 def test_studies_validate_under_the_full_profiles_without_their_data(name: str, profile: str) -> None:
     resolved = validate_study(load_study(name), profile)

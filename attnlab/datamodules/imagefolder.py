@@ -90,6 +90,8 @@ class ImageFolderDataModule(AttnlabDataModule):
         val_fraction: share of each class of ``train/`` held out (seeded) as validation.
         num_workers: ``DataLoader`` processes decoding images.
         seed: seed of the validation split; shuffling and augmentation follow ``seed_everything`` instead.
+        num_classes: the number of class folders, when known: the folders are then listed only in
+            ``setup``, so a config can be validated on a machine without the data (a head node).
     """
 
     def __init__(
@@ -102,16 +104,19 @@ class ImageFolderDataModule(AttnlabDataModule):
         val_fraction: float = 0.01,
         num_workers: int = 8,
         seed: int = 0,
+        num_classes: int | None = None,
     ) -> None:
         require_at_least("crop_size", crop_size, 1)
+        if num_classes is not None:
+            require_at_least("num_classes", num_classes, 1)
         require_at_least("resize_size", resize_size, crop_size)
         if not 0.0 < min_scale <= 1.0:
             raise ConfigError(f"data.min_scale: {min_scale} is not an area share; valid: 0 < min_scale <= 1")
         require_fraction("val_fraction", val_fraction)
         self.root = Path(root)
-        self.classes = class_folders(self.root / "train")
+        self.classes = class_folders(self.root / "train") if num_classes is None else []
         super().__init__(
-            num_classes=len(self.classes),
+            num_classes=len(self.classes) if num_classes is None else num_classes,
             in_channels=3,
             image_size=crop_size,
             batch_size=batch_size,
@@ -127,6 +132,13 @@ class ImageFolderDataModule(AttnlabDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.samples:
             return
+        if not self.classes:
+            self.classes = class_folders(self.root / "train")
+            if len(self.classes) != self.num_classes:
+                raise ConfigError(
+                    f"data.num_classes: {self.num_classes} given, but {self.root / 'train'} has "
+                    f"{len(self.classes)} class folders; give {len(self.classes)} or leave it unset"
+                )
         files, labels = image_files(self.root / "train", self.classes)
         kept, held = stratified_holdout(labels, self.val_fraction, self.seed, "val_fraction")
         self.samples = {
