@@ -1,4 +1,9 @@
-"""Shared test set-up: W&B offline and quiet, and every test's files under its own tmp dir."""
+"""Shared test set-up: one thread per process, W&B offline and quiet, each test's files in its own tmp dir.
+
+One compute thread per process: the tests' models are tiny, several tests start 2-process DDP runs
+or worker pairs on a 2-core machine, and oversubscribed OpenMP threads slow everything tenfold.
+The variables are inherited by every subprocess a test starts.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_DISABLE_GIT", "true")
 os.environ.setdefault("WANDB_CONSOLE", "off")
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=
 
 
 def tiny_args(**overrides: object) -> list[str]:
-    """The digits config, shortened to seconds: native 8×8 digits, fewer epochs, an 8-wide ResNet."""
+    """The digits config, shortened to seconds: native 8×8 digits, 2 short epochs, an 8-wide ResNet."""
     settings = {
         "trainer.max_epochs": 2,
+        "trainer.limit_train_batches": 8,
         "model.backbone.width": 0.125,
         "model.attention.reduction": 2,
         "data.scale": 1,
@@ -129,7 +130,8 @@ def test_ddp_on_two_cpu_processes_writes_one_wandb_run(in_tmp_dir: Path) -> None
         "-m",
         "attnlab",
         "train",
-        *tiny_args(**{"trainer.devices": 2, "trainer.strategy": "ddp", "trainer.sync_batchnorm": True}),
+        # (sync_batchnorm is GPU-only in torch 2.13, so the CPU run leaves it off.)
+        *tiny_args(**{"trainer.devices": 2, "trainer.strategy": "ddp"}),
         "--trainer.logger=lightning.pytorch.loggers.WandbLogger",
         "--trainer.logger.save_dir=wandb_runs",
         "--trainer.logger.offline=true",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import time
 
 from optuna.exceptions import UpdateFinishedTrialError
@@ -109,7 +108,7 @@ def run_cells(context: WorkerContext) -> None:
     """Claims and trains cells until every cell (or the one ``--cell``) is finished."""
     cells = study_cells(context)
     names = [context.spec.cell] if context.spec.cell else list(cells)
-    rng = random.Random()
+    lost_races = 0
     poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
     while True:
         fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
@@ -121,7 +120,9 @@ def run_cells(context: WorkerContext) -> None:
         if not claimable:  # others are running the rest: wait in case one of them dies
             time.sleep(poll_s)
             continue
-        name = pick(claimable, rng)
+        name = pick(claimable, context.spec.slot + lost_races)
         claimed = claim(context.storage, context.study_id, name, names, context.spec.max_retries)
-        if claimed is not None:
+        if claimed is None:
+            lost_races += 1
+        else:
             run_cell(context, cells[name], claimed)

@@ -8,7 +8,9 @@ all workers see alike. Right after creating its claim, a worker re-reads the tri
 claim only if it is the *lowest-numbered live attempt* of the cell (live = running, complete or
 failed for good); otherwise it marks its claim ``superseded`` and picks another cell. Two workers
 racing for one cell both see both claims and agree on the winner: one trains, never two. A claim
-is never kept against an earlier finished attempt, so a finished study trains nothing.
+is never kept against an earlier finished attempt, so a finished study trains nothing. A worker
+declared lost while still alive (no beat reached the storage for the grace period) finds its trial
+already failed when it reports, and drops its result: a cell is recorded once even then.
 
 Retries. A worker that dies stops beating; any other worker declares its attempt lost (see
 :mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again, until it has been lost
@@ -17,7 +19,6 @@ Retries. A worker that dies stops beating; any other worker declares its attempt
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,6 @@ from attnlab.sweeps.attempts import (
     standing,
     worker_identity,
 )
-
-CLAIM_SPREAD = 4  # a worker picks among the next few cells, so workers starting together rarely collide
 
 
 @dataclass(frozen=True)
@@ -120,9 +119,10 @@ class Ledger:
         return Progress(total=len(self._cells), complete=complete, failed=failed, running=running)
 
 
-def pick(claimable: Sequence[str], rng: random.Random) -> str:
-    """One of the next :data:`CLAIM_SPREAD` cells: in order, yet rarely the same cell as another worker's pick."""
-    return rng.choice(claimable[:CLAIM_SPREAD])
+def pick(claimable: Sequence[str], offset: int) -> str:
+    """The next cell in the study's order, ``offset`` cells on: workers of one launcher start on different cells
+    (offset = their slot), and a worker that lost a claim race moves on by one more."""
+    return claimable[offset % len(claimable)]
 
 
 @dataclass(frozen=True)
