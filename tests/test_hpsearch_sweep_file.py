@@ -85,7 +85,7 @@ def test_required_keys_and_file_problems(tmp_path: Path) -> None:
         SweepDefinition.from_dict({key: value for key, value in VALID.items() if key != "n_trials"})
     with pytest.raises(ConfigError, match=r"expected a \.yaml file"):
         load_sweep(tmp_path / "sweep.json")
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(ConfigError, match="cannot read the file"):
         load_sweep(tmp_path / "missing.yaml")
     repeated = tmp_path / "repeated.yaml"
     repeated.write_text("name: a\nname: b\nspace: {}\nn_trials: 1\n")

@@ -44,7 +44,7 @@ from typing import Any
 
 from attnlab.ablations.definition import METRIC_DIRECTIONS, RowSpec, StudyDefinition
 from attnlab.ablations.overrides import check_key, flatten_overrides, format_value
-from attnlab.ablations.yaml_input import StrictYamlLoader, check_known_keys, read_yaml
+from attnlab.ablations.yaml_input import check_known_keys, read_yaml
 from attnlab.errors import ConfigError
 
 REQUIRED_KEYS: tuple[str, ...] = ("name", "description", "seeds", "baseline")
@@ -62,8 +62,6 @@ OPTIONAL_KEYS: tuple[str, ...] = (
 )
 ROW_KEYS: tuple[str, ...] = ("patch", "paper")
 DEFAULT_METRIC = "test/top1_err"
-# The names attnlab.sweeps.sweep_file imported before yaml_input published them; drop once it uses those.
-_StrictLoader, _check_keys = StrictYamlLoader, check_known_keys
 
 
 def _expect(where: str, value: Any, kind: type | tuple[type, ...], example: str) -> Any:

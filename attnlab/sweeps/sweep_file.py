@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from attnlab.ablations import DEFAULT_PROFILE, METRIC_DIRECTIONS
 from attnlab.ablations.overrides import SEED_KEY, check_key, flatten_overrides
 
 # The study files' strict reading: a repeated key is an error, an unknown key names the closest valid one.
-from attnlab.ablations.study_file import _check_keys, _StrictLoader
+from attnlab.ablations.yaml_input import check_known_keys, read_yaml
 from attnlab.errors import ConfigError
 
 EXAMPLE = """\
@@ -94,7 +93,7 @@ def _component(where: str, spec: Any, table: dict[str, tuple[type, tuple[str, ..
     name = spec.get("name", default)
     if name not in table:
         raise ConfigError(f"{where}: name {name!r} is not valid; use one of {', '.join(table)}")
-    _check_keys(f"{where} {name}: ", {key: 0 for key in spec if key != "name"}, table[name][1])
+    check_known_keys(f"{where} {name}: ", {key: 0 for key in spec if key != "name"}, table[name][1])
     try:
         build(spec, table)
     except (TypeError, ValueError) as error:
@@ -120,7 +119,7 @@ def _distribution(key: str, spec: Any) -> BaseDistribution:
         )
     kind = spec["type"]
     options = {name: value for name, value in spec.items() if name != "type"}
-    _check_keys(f"{where}: ", options, PARAMETER_KEYS[kind])
+    check_known_keys(f"{where}: ", options, PARAMETER_KEYS[kind])
     if kind == "categorical":
         choices = options.get("choices")
         if not isinstance(choices, list) or not choices:
@@ -221,7 +220,7 @@ class SweepDefinition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepDefinition:
-        _check_keys("", data, SWEEP_KEYS)
+        check_known_keys("", data, SWEEP_KEYS)
         missing = [key for key in REQUIRED_KEYS if key not in data]
         if missing:
             raise ConfigError(f"{missing[0]}: required; a sweep file needs {', '.join(REQUIRED_KEYS)}")
@@ -258,11 +257,9 @@ def load_sweep(path: str | Path) -> SweepDefinition:
     if path.suffix not in (".yaml", ".yml"):
         raise ConfigError(f"sweep file {str(path)!r}: expected a .yaml file")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # a SafeLoader subclass: safe
-    except OSError as error:
-        raise ConfigError(f"sweep file {str(path)!r}: cannot be read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"sweep file {str(path)!r}: YAML syntax error ({str(error).splitlines()[0]})") from None
+        raw = read_yaml(path)
+    except ConfigError as error:
+        raise ConfigError(f"sweep file {str(path)!r}: {error}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"sweep file {str(path)!r}: expected a mapping of keys (name, space, n_trials, ...)")
     return SweepDefinition.from_dict(raw)
