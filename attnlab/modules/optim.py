@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 
 from attnlab.errors import ConfigError
+from attnlab.modules.validation import one_of
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,7 @@ class OptimizerConfig:
     weight_decay: float = 5e-4
 
     def __post_init__(self) -> None:
-        if self.name not in ("sgd", "adamw"):
-            raise ConfigError(f"model.optimizer.name: {self.name!r} is not valid; use one of sgd, adamw")
+        one_of("model.optimizer.name", self.name, ("sgd", "adamw"))
         if not self.lr > 0:
             raise ConfigError(f"model.optimizer.lr: must be > 0, got {self.lr}")
         if not 0 <= self.momentum < 1:
@@ -62,10 +62,7 @@ class SchedulerConfig:
     min_lr_ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.name not in ("none", "step", "multistep", "cosine"):
-            raise ConfigError(
-                f"model.scheduler.name: {self.name!r} is not valid; use one of none, step, multistep, cosine"
-            )
+        one_of("model.scheduler.name", self.name, ("none", "step", "multistep", "cosine"))
         if self.warmup_epochs < 0:
             raise ConfigError(f"model.scheduler.warmup_epochs: must be >= 0, got {self.warmup_epochs}")
         if self.step_size < 1:
