@@ -12,9 +12,9 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from attnlab.cli.main import main
-from attnlab.cli.train import overrides_to_args, run_training, validate_train_args
 from attnlab.errors import ConfigError
 from attnlab.modules.classifier import DivergedError
+from attnlab.training import overrides_to_args, run_training, validate_train_args
 
 CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digits.yaml")
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]

@@ -21,7 +21,7 @@ def _train_checker(profile: str | Path) -> Callable[[Mapping[str, Any]], dict[st
     """A function: overrides -> their resolved train config on the profile, or the error message."""
     # Imported here: the training stack (Lightning, torch) takes seconds to import, and reading or
     # listing studies needs none of it.
-    from attnlab.cli.train import overrides_to_args, validate_train_args
+    from attnlab.training import overrides_to_args, validate_train_args
 
     config = ["--config", str(profile_path(profile))]
 

@@ -55,7 +55,7 @@ def _wandb_run(context: WorkerContext, cell: Cell, config: dict) -> WandbRun | N
 
 def _train(context: WorkerContext, cell: Cell, claimed: Claim) -> tuple[CellRecord, Outcome]:
     """Resolves, records as running, and trains the claimed cell."""
-    from attnlab.cli.train import validate_train_args  # the training stack: only workers import it
+    from attnlab.training import validate_train_args  # the training stack: only workers import it
 
     overrides = cell.overrides | device_overrides(context.spec.devices_per_trial)
     args = train_args(context.profile_file, overrides)

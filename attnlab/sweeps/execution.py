@@ -89,8 +89,8 @@ def run_here(spec: RunSpec, trial: optuna.Trial | None = None) -> Outcome:
     """Trains ``spec`` in this process; ``trial`` is the live trial to prune (loaded from storage if not given)."""
     from optuna_integration import PyTorchLightningPruningCallback
 
-    from attnlab.cli.train import run_training
     from attnlab.modules.classifier import DivergedError
+    from attnlab.training import run_training
 
     pruning = []
     if spec.pruning is not None:

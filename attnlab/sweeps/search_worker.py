@@ -98,7 +98,7 @@ class SearchObjective:
         )
 
     def _run(self, trial: optuna.Trial, trial_id: int, params: dict[str, Any]) -> tuple[CellRecord, Outcome]:
-        from attnlab.cli.train import validate_train_args
+        from attnlab.training import validate_train_args
 
         devices = self.context.spec.devices_per_trial
         overrides = self.sweep.base | params | {SEED_KEY: self.sweep.seed} | device_overrides(devices)

@@ -235,7 +235,7 @@ def _probes(spec: Mapping[str, Any]) -> list[Any]:
 def validate_sweep(sweep: SweepDefinition) -> None:
     """Checks the base and every choice and bound of the space against the profile's train config, computing nothing."""
     from attnlab.ablations import profile_path
-    from attnlab.cli.train import overrides_to_args, validate_train_args
+    from attnlab.training import overrides_to_args, validate_train_args
 
     config = ["--config", str(profile_path(sweep.profile))]
     seed = {SEED_KEY: sweep.seed}

@@ -41,7 +41,7 @@ def log_version_override(config: Mapping[str, Any], version: str) -> dict[str, A
 
 def train_args(profile_file: str, overrides: Mapping[str, Any]) -> list[str]:
     """The ``attnlab train`` arguments of a run: the profile, then the overrides in order."""
-    from attnlab.cli.train import overrides_to_args
+    from attnlab.training import overrides_to_args
 
     return ["--config", profile_file, *overrides_to_args(overrides)]
 

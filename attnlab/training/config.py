@@ -1,0 +1,155 @@
+"""The train configuration: the LightningCLI parser every run goes through, and its checks.
+
+``attnlab train``, study cells and sweep trials all parse their arguments here, so a cell of a
+study is exactly an ``attnlab train`` run and a bad key is refused the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from jsonargparse import ArgumentError, lazy_instance
+from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
+
+from attnlab.datamodules import DigitsDataModule
+from attnlab.errors import ConfigError
+from attnlab.modules.classifier import AttentionClassifier
+
+DEFAULT_ROOT = "runs/train"
+TRAIN_DESCRIPTION = "Train one attention design on one dataset (-c config.yaml, dotted overrides, every Trainer flag)."
+LINKED_FROM_DATA = ("num_classes", "in_channels", "image_size")
+MODEL_FIELDS = ("attention.", "backbone.")
+
+# Arguments always come explicitly (after "train", or from a study); sys.argv holds other things.
+warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+# Lightning advertises its cloud products on every run; our users came for the metrics.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+    lambda record: not str(record.getMessage()).startswith("💡 Tip")
+)
+
+
+class AttnlabCLI(LightningCLI):
+    """LightningCLI with the data's shape linked into the model, ``--ckpt_path`` and a rich progress bar."""
+
+    def __init__(self, args: Sequence[str] | None, extra_callbacks: Sequence[Callback] = ()) -> None:
+        self._extra_callbacks = list(extra_callbacks)
+        super().__init__(
+            AttentionClassifier,
+            L.LightningDataModule,
+            subclass_mode_data=True,
+            args=list(args) if args is not None else None,
+            run=False,
+            seed_everything_default=0,
+            trainer_defaults={
+                "default_root_dir": DEFAULT_ROOT,
+                "logger": lazy_instance(CSVLogger, save_dir=DEFAULT_ROOT, name="attnlab"),
+            },
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"exit_on_error": False, "prog": "attnlab train", "description": TRAIN_DESCRIPTION},
+            auto_configure_optimizers=False,
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--ckpt_path",
+            type=str | None,
+            default=None,
+            help="resume training from this checkpoint, or 'last' for the newest last.ckpt under the log root",
+        )
+        parser.add_argument(
+            "--run_test", type=bool, default=True, help="evaluate the best checkpoint on the test split"
+        )
+        parser.set_defaults({"data": lazy_instance(DigitsDataModule)})
+        for name in LINKED_FROM_DATA:
+            parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        callbacks = list(trainer_config.get("callbacks") or []) + self._extra_callbacks
+        wants_bar = trainer_config.get("enable_progress_bar") is not False
+        if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
+            callbacks.append(RichProgressBar())
+        return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+
+class _ValidatingCLI(AttnlabCLI):
+    """Parses and builds the model and datamodule on the meta device: checks everything, computes nothing."""
+
+    def _set_seed(self) -> None:
+        """Validation draws no random numbers, so it leaves the global seed (and the log) alone."""
+
+    def instantiate_classes(self) -> None:
+        with torch.device("meta"):
+            self.config_init = self.parser.instantiate_classes(self.config)
+        self.datamodule = self._get(self.config_init, "data")
+        self.model = self._get(self.config_init, "model")
+
+
+def _summarise_parse_error(text: str) -> str:
+    """jsonargparse explains a bad key over a dozen lines; say which key, what it wants, what it got."""
+    unrecognised = re.search(r"unrecognized arguments: (\S+)", text)
+    if unrecognised:
+        return f"{unrecognised.group(1)}: unknown config key; 'attnlab train --help' lists the valid keys"
+    key = ".".join(re.findall(r'Parser key "([^"]+)"', text)) or "config"
+    unknown = re.search(r"Option '([^']+)' is not accepted", text)
+    if unknown:
+        return f"{key}.{unknown.group(1)}: unknown config key; 'attnlab train --help' lists the valid keys"
+    given = re.search(r"(?:Given|Got) value: (.*)", text)
+    got = f", got {given.group(1).strip()!r}" if given else ""
+    literal = re.search(r"Expected a typing\.Literal\[([^\]]*)\]", text)
+    if literal:
+        return f"{key}: must be one of {literal.group(1).replace(chr(39), '')}{got}"
+    expected = [name for name in re.findall(r"Expected a <class '([\w.]+)'>", text) if name != "NoneType"]
+    if expected:
+        return f"{key}: expected {' or '.join(expected)}{got}"
+    lines = [line.strip(" -") for line in text.splitlines() if line.strip(" -")]
+    return " ".join(lines[:2]) if lines else "invalid configuration"
+
+
+def build_cli(cli_class: type[AttnlabCLI], args: Sequence[str], **kwargs: Any) -> AttnlabCLI:
+    """Builds the CLI, turning every parse or validation error into a one-line ConfigError."""
+    try:
+        return cli_class(args, **kwargs)
+    except ConfigError:
+        raise
+    except (ArgumentError, ValueError, TypeError) as error:
+        cause = error
+        while cause.__cause__ is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__
+        message = str(cause) if isinstance(cause, ConfigError) else _summarise_parse_error(str(error))
+        if message.startswith(MODEL_FIELDS):
+            message = f"model.{message}"  # the model's config records name fields relative to the model
+        raise ConfigError(message) from error
+
+
+def overrides_to_args(overrides: Mapping[str, Any]) -> list[str]:
+    """Dotted overrides as CLI arguments: strings as they are (jsonargparse keeps ``str`` fields
+    verbatim), everything else JSON-encoded, which jsonargparse reads as YAML."""
+    return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in overrides.items()]
+
+
+def resolved_config(cli: AttnlabCLI) -> dict[str, Any]:
+    """The run's full config as plain data, with the attention design and backbone fully resolved."""
+    config = yaml.safe_load(cli.parser.dump(cli.config, skip_link_targets=False, skip_none=False))
+    model: AttentionClassifier = cli.model
+    config["model"]["attention"] = model.attention.to_dict()
+    config["model"]["backbone"] = dataclasses.asdict(model.backbone)
+    for name in LINKED_FROM_DATA:
+        config["model"][name] = getattr(cli.datamodule, name)
+    return config
+
+
+def validate_train_args(args: Sequence[str]) -> dict[str, Any]:
+    """Checks a train configuration without loading data or allocating the model; returns it resolved."""
+    return resolved_config(build_cli(_ValidatingCLI, args))
