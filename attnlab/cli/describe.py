@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from attnlab.cli.output import add_format_option, print_json, print_table, stdout_console
 from attnlab.errors import ConfigError
 from attnlab.modules.backbones import BACKBONE_NAMES, BackboneConfig
 from attnlab.modules.counting import CostReport, model_cost
@@ -98,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     design_title = "attention design (fields left out take the --attention preset's value)"
     _add_dataclass_flags(parser, design_title, AttentionDesign, "attention", {"type": tuple(PRESETS)})
     output = parser.add_argument_group("output")
-    output.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_format_option(output, json_alias=True)
     output.add_argument(
         "--table",
         choices=["paper"],
@@ -171,11 +170,11 @@ def _paper_json(comparisons: list[PaperComparison]) -> dict[str, Any]:
 def _print_paper(as_json: bool) -> None:
     comparisons = compare_with_paper()
     if as_json:
-        print(json.dumps(_paper_json(comparisons), indent=2))
+        print_json(_paper_json(comparisons))
         return
-    console = Console()
+    console = stdout_console()
     console.print(f"CBAM paper (Woo et al. 2018) vs attnlab: {PAPER_SETTING}")
-    console.print(_paper_table(comparisons))
+    print_table(console, _paper_table(comparisons))
     v15 = model_cost(
         BackboneConfig(name="resnet50", stride_placement="v1.5"), AttentionDesign(type="none"), 1000, 3, 224
     )
@@ -192,18 +191,18 @@ def _print_model(args: argparse.Namespace) -> None:
     in_channels = IN_CHANNELS if args.in_channels is None else args.in_channels
     image_size = IMAGE_SIZE if args.image_size is None else args.image_size
     report = model_cost(backbone, design, num_classes, in_channels, image_size)
-    if args.json:
+    if args.format == "json":
         setting = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
         summary = {"backbone": backbone.to_dict(), "attention": design.to_dict(), **setting}
-        print(json.dumps({**summary, **report.to_dict()}, indent=2))
+        print_json({**summary, **report.to_dict()})
         return
     title = (
         f"{backbone.name} ({backbone.stride_placement}, {backbone.stem} stem, width {backbone.width:g}) + "
         f"{design.type}, {num_classes} classes, input {in_channels}×{image_size}×{image_size}"
     )
-    console = Console()
+    console = stdout_console()
     console.print(title)
-    console.print(_cost_table(report))
+    print_table(console, _cost_table(report))
     overhead = _attention_overhead(report)
     if overhead:
         console.print(overhead)
@@ -215,7 +214,7 @@ def main(argv: list[str]) -> int:
         used = _model_flags_used(args)
         if used:
             raise ConfigError(f"--table paper: the paper's setting is fixed; drop {', '.join(used)}")
-        _print_paper(args.json)
+        _print_paper(args.format == "json")
     else:
         _print_model(args)
     return 0

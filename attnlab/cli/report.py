@@ -7,11 +7,11 @@ such a report says PARTIAL with the count of complete cells.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from attnlab.ablations import DEFAULT_PROFILE
+from attnlab.cli.output import add_format_option, print_json
 from attnlab.reports.spec import DEFAULT_METRIC, LoadedStudy
 
 HELP = "ablation table over seeds with intervals, paired tests, plots and HTML"
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnlab report",
         description=f"{HELP}. Writes report.md, table.tex (booktabs), summary.csv, cells.csv, summary.json and "
-        "a self-contained report.html, and prints the Markdown table.",
+        "a self-contained report.html, and prints the Markdown table (--format json: the aggregated rows).",
     )
     parser.add_argument("study", help="study name (the W&B group; a label for --logs)")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile the study ran under (default: %(default)s)")
@@ -40,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="holm",
         help="multiple-comparison correction of the verdicts across rows (default: %(default)s)",
     )
-    parser.add_argument(
-        "--format",
-        choices=("markdown", "json"),
-        default="markdown",
-        help="what to print: the Markdown table, or the aggregated rows as JSON (default: %(default)s)",
-    )
+    add_format_option(parser)
     return parser
 
 
@@ -76,7 +71,7 @@ def main(argv: list[str]) -> int:
     out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
     paths = write_report(report, out_dir)
     if args.format == "json":
-        print(json.dumps(json_payload(report), indent=2))
+        print_json(json_payload(report))
     else:
         print(terminal_text(report))
     print(f"wrote {', '.join(path.name for path in paths)} to {out_dir}", file=sys.stderr)

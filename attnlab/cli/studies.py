@@ -2,13 +2,12 @@
 
 ``attnlab studies`` lists them; ``attnlab studies NAME`` (or a path to a study YAML) shows the rows
 with their patches and the paper's numbers; ``--check`` validates every row against a profile
-without training; ``--json`` prints the same as JSON for scripts.
+without training; ``--format json`` prints the same as JSON for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +27,7 @@ from attnlab.ablations import (
 )
 from attnlab.ablations.options import add_profile_options
 from attnlab.ablations.overrides import format_value
+from attnlab.cli.output import add_format_option, print_json, print_table, stdout_console
 from attnlab.errors import ConfigError
 
 HELP = "list the built-in ablation studies and profiles"
@@ -43,7 +43,7 @@ PAPER_FORMAT: dict[str, tuple[str, int]] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attnlab studies", description=__doc__)
     parser.add_argument("study", nargs="?", help="a built-in study's name or a study YAML file; omit to list all")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_format_option(parser, json_alias=True)
     parser.add_argument(
         "--check",
         action="store_true",
@@ -74,8 +74,9 @@ def _print_catalogue(console: Console, studies: dict[str, StudyDefinition]) -> N
         profiles.add_column(column, overflow="fold")
     for name, profile in _profiles().items():
         profiles.add_row(name, profile["description"], profile["path"])
-    console.print(listing)
-    console.print(profiles)
+    print_table(console, listing)
+    console.print()
+    print_table(console, profiles)
 
 
 def _patch(patch: dict[str, Any], empty: str) -> str:
@@ -110,7 +111,7 @@ def _print_study(console: Console, study: StudyDefinition) -> None:
         if study.compare_within:
             cells.append("(baseline)" if study.baseline_for(row) == row else study.baseline_for(row))
         table.add_row(row, _patch(spec.patch, "(the base)"), *cells)
-    console.print(table)
+    print_table(console, table)
 
 
 def _check(studies: dict[str, StudyDefinition], profile: str, overrides: dict[str, Any]) -> None:
@@ -131,13 +132,11 @@ def main(argv: list[str]) -> int:
     studies = {chosen.name: chosen} if chosen else {name: load_study(path) for name, path in builtin_studies().items()}
     if options.check:
         _check(studies, options.profile, overrides)
-    console = Console(highlight=False)
-    if options.json:
+    if options.format == "json":
         dicts = {name: study.to_dict() for name, study in studies.items()}
-        payload = dicts[chosen.name] if chosen else {"studies": dicts, "profiles": _profiles()}
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        print_json(dicts[chosen.name] if chosen else {"studies": dicts, "profiles": _profiles()})
     elif chosen:
-        _print_study(console, chosen)
+        _print_study(stdout_console(), chosen)
     else:
-        _print_catalogue(console, studies)
+        _print_catalogue(stdout_console(), studies)
     return 0
