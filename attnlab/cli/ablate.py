@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from attnlab.ablations import parse_set_options
+from attnlab.cli.output import stdout_console
 
 HELP = "run every cell (row x seed) of a study on Optuna storage, resumable"
 
@@ -35,5 +36,10 @@ def main(argv: list[str]) -> int:
 
     args = build_parser().parse_args(argv)
     return run_ablation(
-        args.study, args.profile, parse_set_options(args.overrides), launch_options(args), cell=args.cell
+        args.study,
+        args.profile,
+        parse_set_options(args.overrides),
+        launch_options(args),
+        cell=args.cell,
+        console=stdout_console(),
     )

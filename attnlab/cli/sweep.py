@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from attnlab.cli.output import stdout_console
+
 HELP = "Optuna hyper-parameter search with pruning over any config fields"
 
 
@@ -38,4 +40,4 @@ def main(argv: list[str]) -> int:
     from attnlab.sweeps.search import run_sweep
 
     args = build_parser().parse_args(argv)
-    return run_sweep(args.sweep, launch_options(args), output=args.output)
+    return run_sweep(args.sweep, launch_options(args), output=args.output, console=stdout_console())
