@@ -21,9 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _piped(*argv: str) -> str:
     """stdout of ``attnlab ARGV`` through a pipe, with COLUMNS=40 so any wrapping would show."""
     environment = os.environ | {"COLUMNS": "40", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "attnlab", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
-    )
+    done = subprocess.run([sys.executable, "-m", "attnlab", *argv], capture_output=True, env=environment)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()
 

@@ -46,7 +46,9 @@ def print_json(payload: Any) -> None:
 
 def _plain(cell: RenderableType, joiner: str) -> str:
     """A cell's text without markup, its lines joined so a row stays on one line."""
-    text = Text.from_markup(cell).plain if isinstance(cell, str) else cell.plain if isinstance(cell, Text) else str(cell)
+    if isinstance(cell, str):
+        cell = Text.from_markup(cell)
+    text = cell.plain if isinstance(cell, Text) else str(cell)
     return joiner.join(part for part in text.splitlines() if part)
 
 
