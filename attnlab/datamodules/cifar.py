@@ -1,11 +1,13 @@
 """CIFAR-10 and CIFAR-100 from the official "python version" batch files, with an optional verified download.
 
 The files are pickled dicts (``b"data"``: uint8 N×3072, channel-major 32×32 planes; ``b"labels"`` or
-``b"fine_labels"``). Pickle is the official format; only point ``data_dir`` at files you trust.
+``b"fine_labels"``). Pickle is the official format, and a plain unpickler runs whatever a crafted file
+names, so the files are read by :class:`BatchUnpickler`, which admits only what the real files hold.
 """
 
 from __future__ import annotations
 
+import codecs
 import pickle
 import re
 from dataclasses import dataclass
@@ -65,12 +67,33 @@ CIFAR100 = CifarLayout(
 )
 
 
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes, str, numbers and numpy arrays only; any other global is refused.
+
+    A numpy array pickles as ``_reconstruct`` + ``ndarray`` + ``dtype`` (module ``numpy.core.multiarray``
+    before numpy 2, ``numpy._core.multiarray`` since); Python 3 writes protocol-2 bytes via ``_codecs.encode``.
+    """
+
+    ALLOWED: ClassVar[dict[tuple[str, str], object]] = {
+        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,
+    }
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused {module}.{name}: not a dict, list, bytes, str or numpy array")
+        return self.ALLOWED[module, name]
+
+
 def read_batch_file(path: Path, layout: CifarLayout) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, 3, 32, 32) and labels int64 (N,) of one batch file, checked against the format."""
     expected = f"a pickled dict with b'data' uint8 N×3072 and {layout.label_key!r} labels 0..{layout.num_classes - 1}"
     try:
         with path.open("rb") as stream:
-            content = pickle.load(stream, encoding="bytes")
+            content = BatchUnpickler(stream, encoding="bytes").load()
         data = content[b"data"]
         labels = np.asarray(content[layout.label_key], dtype=np.int64)
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, ImportError) as error:

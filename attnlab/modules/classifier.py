@@ -7,6 +7,7 @@ answers "how accurate, at what price" on its own.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -140,9 +141,15 @@ class AttentionClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_config.build(self.parameters())
-        total_steps = max(1, int(self.trainer.estimated_stepping_batches))
         epochs = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
-        steps_per_epoch = max(1, total_steps // epochs)
+        total_steps = self.trainer.estimated_stepping_batches  # infinite for max_epochs=-1 (train until stopped)
+        if math.isinf(total_steps):  # schedules count epochs, so measure one from the training data
+            if self.trainer.train_dataloader is None:
+                self.trainer.fit_loop.setup_data()
+            batches, accumulated = self.trainer.num_training_batches, self.trainer.accumulate_grad_batches
+            steps_per_epoch = max(1, math.ceil(batches / accumulated))
+        else:
+            steps_per_epoch = max(1, int(total_steps) // epochs)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, self.scheduler_config.multiplier(steps_per_epoch, epochs)
         )

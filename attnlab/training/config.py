@@ -74,6 +74,9 @@ class AttnlabCLI(LightningCLI):
         for name in LINKED_FROM_DATA:
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
 
+    def before_instantiate_classes(self) -> None:
+        require_schedule_end(self._get(self.config, "trainer"), self._get(self.config, "model").scheduler.name)
+
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         callbacks = list(trainer_config.get("callbacks") or []) + self._extra_callbacks
@@ -81,6 +84,15 @@ class AttnlabCLI(LightningCLI):
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
             callbacks.append(RichProgressBar())
         return super().instantiate_trainer(callbacks=callbacks, **kwargs)
+
+
+def require_schedule_end(trainer: Any, scheduler_name: str) -> None:
+    """Lightning's ``max_epochs=-1`` trains until stopped; a cosine schedule decays towards an end it needs."""
+    if trainer.max_epochs == -1 and trainer.max_steps == -1 and scheduler_name == "cosine":
+        raise ConfigError(
+            "trainer.max_epochs: -1 (train until stopped) leaves the cosine schedule without an end; valid: a "
+            "positive number of epochs, a trainer.max_steps > 0, or model.scheduler.name none, step or multistep"
+        )
 
 
 class _ValidatingCLI(AttnlabCLI):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +56,33 @@ def _label_wandb_runs(loggers: Sequence[Logger], model: AttentionClassifier) -> 
             logger._wandb_init.setdefault("tags", tags)
 
 
+def check_checkpoint_file(path: Path) -> None:
+    """A missing or damaged checkpoint is a one-line error before the run starts, not a traceback from inside fit.
+
+    Checkpoints are PyTorch zip archives: every member's CRC is checked, so a truncated or overwritten file
+    is caught without unpickling anything.
+    """
+    valid = "valid: a .ckpt file written by attnlab train (Lightning), or 'last'"
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path: {path}: no such file; {valid}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            has_data = any(name.endswith("/data.pkl") or name == "data.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ConfigError(f"ckpt_path: {path} is not a readable checkpoint ({error}); {valid}") from None
+    if damaged is not None:
+        raise ConfigError(f"ckpt_path: {path} is damaged (member {damaged} fails its checksum); {valid}")
+    if not has_data:
+        raise ConfigError(f"ckpt_path: {path} is a zip file but not a PyTorch checkpoint; {valid}")
+
+
 def _resolve_checkpoint(ckpt_path: str | None, trainer: L.Trainer) -> str | None:
     """'last' means the newest ``last.ckpt`` under the log root (a new run gets a new version dir)."""
+    if ckpt_path is None or "://" in ckpt_path:  # remote checkpoints are Lightning's to fetch
+        return ckpt_path
     if ckpt_path != "last":
+        check_checkpoint_file(Path(ckpt_path))
         return ckpt_path
     root = Path(trainer.logger.save_dir if trainer.logger and trainer.logger.save_dir else trainer.default_root_dir)
     candidates = sorted(root.glob("**/last*.ckpt"), key=lambda path: path.stat().st_mtime)
