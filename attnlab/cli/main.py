@@ -7,6 +7,7 @@ raised anywhere before compute starts is printed as one line and exits with stat
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 from attnlab.errors import ConfigError
@@ -34,6 +35,14 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+def one_line(error: ConfigError) -> str:
+    """The error's message; one re-raised from a DataLoader worker carries the worker's traceback above it."""
+    lines = str(error).strip().splitlines()
+    if len(lines) == 1:
+        return lines[0]
+    return re.sub(r"^[\w.]*ConfigError: ", "", lines[-1]) if lines else type(error).__name__
+
+
 def _usage() -> str:
     lines = ["usage: attnlab <command> [options]", "", "commands:"]
     lines += [f"  {name:<12} {SUMMARIES[name]}" for name in SUBCOMMANDS]
@@ -59,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.main(rest) or 0)
     except ConfigError as error:
-        print(f"attnlab {command}: error: {error}", file=sys.stderr)
+        print(f"attnlab {command}: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 

@@ -2,7 +2,8 @@
 
 Layout: ``root/train/<class>/*.jpg|jpeg|png`` and ``root/val/<class>/...``. Classes are the sorted
 folder names of ``train/`` (read in ``__init__``, a directory listing, so the model knows ``num_classes``);
-the files themselves are listed in ``setup``.
+the files themselves are listed in ``setup``. A file that Pillow cannot read stops the run with its name
+when it is first loaded; ``skip_unreadable`` checks every header in ``setup`` and leaves such files out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -58,6 +60,26 @@ def image_files(folder: Path, classes: list[str]) -> Samples:
     return files, np.asarray(labels, dtype=np.int64)
 
 
+def readable_image(path: Path) -> bool:
+    """Whether Pillow recognises the file as an image from its header (nothing is decoded)."""
+    try:
+        with Image.open(path):
+            return True
+    except OSError:  # UnidentifiedImageError included
+        return False
+
+
+def without_unreadable(samples: Samples) -> Samples:
+    """The samples whose files are readable images; the others are named in a warning."""
+    files, labels = samples
+    readable = np.asarray([readable_image(path) for path in files], dtype=bool)
+    left_out = [str(path) for path, ok in zip(files, readable, strict=True) if not ok]
+    if left_out:
+        shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        rank_zero_warn(f"data.skip_unreadable: left out {len(left_out)} files that are not readable images: {shown}")
+    return [path for path, ok in zip(files, readable, strict=True) if ok], labels[readable]
+
+
 class ImageFileDataset(Dataset):
     """Decodes one image file per item to RGB and applies ``transform``; the label comes from its folder."""
 
@@ -69,8 +91,15 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        with Image.open(self.files[index]) as image:
-            return self.transform(image.convert("RGB")), int(self.labels[index])
+        path = self.files[index]
+        try:
+            with Image.open(path) as image:
+                return self.transform(image.convert("RGB")), int(self.labels[index])
+        except OSError as error:  # not an image, truncated, or gone
+            raise ConfigError(
+                f"data.root: {path} is not a readable image ({error}); valid: JPEG or PNG files; "
+                "remove it, or set data.skip_unreadable=true to leave such files out with a warning"
+            ) from None
 
 
 class ImageFolderDataModule(AttnlabDataModule):
@@ -92,6 +121,8 @@ class ImageFolderDataModule(AttnlabDataModule):
         seed: seed of the validation split; shuffling and augmentation follow ``seed_everything`` instead.
         num_classes: the number of class folders, when known: the folders are then listed only in
             ``setup``, so a config can be validated on a machine without the data (a head node).
+        skip_unreadable: check every file's header in ``setup`` (one open per file) and leave out, with a
+            warning naming them, files Pillow cannot read; by default such a file stops the run when loaded.
     """
 
     def __init__(
@@ -105,6 +136,7 @@ class ImageFolderDataModule(AttnlabDataModule):
         num_workers: int = 8,
         seed: int = 0,
         num_classes: int | None = None,
+        skip_unreadable: bool = False,
     ) -> None:
         require_at_least("crop_size", crop_size, 1)
         if num_classes is not None:
@@ -127,6 +159,7 @@ class ImageFolderDataModule(AttnlabDataModule):
         self.train_transform = TrainImageTransform(crop_size, scale=(min_scale, 1.0))
         self.eval_transform = EvalImageTransform(resize_size, crop_size)
         self.val_fraction = val_fraction
+        self.skip_unreadable = skip_unreadable
         self.samples: dict[str, Samples] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -139,12 +172,15 @@ class ImageFolderDataModule(AttnlabDataModule):
                     f"data.num_classes: {self.num_classes} given, but {self.root / 'train'} has "
                     f"{len(self.classes)} class folders; give {len(self.classes)} or leave it unset"
                 )
-        files, labels = image_files(self.root / "train", self.classes)
+        train, test = image_files(self.root / "train", self.classes), image_files(self.root / "val", self.classes)
+        if self.skip_unreadable:
+            train, test = without_unreadable(train), without_unreadable(test)
+        files, labels = train
         kept, held = stratified_holdout(labels, self.val_fraction, self.seed, "val_fraction")
         self.samples = {
             "train": ([files[i] for i in kept], labels[kept]),
             "val": ([files[i] for i in held], labels[held]),
-            "test": image_files(self.root / "val", self.classes),
+            "test": test,
         }
 
     def train_dataloader(self) -> DataLoader:
