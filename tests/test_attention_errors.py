@@ -77,7 +77,7 @@ def test_unknown_arrangement() -> None:
 
 
 def test_unknown_preset() -> None:
-    _one_line_error(lambda: AttentionDesign(type="eca"), "type", "cbam-official", "bam")
+    _one_line_error(lambda: AttentionDesign(type="fca"), "type", "cbam-official", "bam", "simam")
 
 
 def test_unknown_field() -> None:

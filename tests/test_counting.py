@@ -16,12 +16,46 @@ def test_the_cbam_paper_cost_table_is_reproduced_exactly() -> None:
     assert [c.row.architecture for c in comparisons] == [row.architecture for row in CBAM_PAPER_TABLE]
     ours = [(c.row.architecture, c.params_m, c.gmacs) for c in comparisons]
     paper = [(row.architecture, row.params_m, row.gmacs) for row in CBAM_PAPER_TABLE]
-    assert ours == paper
-    assert [row.params_m for row in CBAM_PAPER_TABLE] == [11.69, 11.78, 11.78, 25.56, 28.09, 28.09]
-    assert [row.gmacs for row in CBAM_PAPER_TABLE] == [1.814, 1.814, 1.815, 3.858, 3.860, 3.864]
+    assert ours == paper and len(paper) == 24 and all(c.matches for c in comparisons)
+    table = {row.architecture: (row.params_m, row.gmacs) for row in CBAM_PAPER_TABLE}
+    # The six rows of the design spec (attention-design.md) are the paper's, copied independently.
+    assert [table[name] for name in ("ResNet-18", "ResNet-18 + SE", "ResNet-18 + CBAM")] == [
+        (11.69, 1.814),
+        (11.78, 1.814),
+        (11.78, 1.815),
+    ]
+    assert [table[name] for name in ("ResNet-50", "ResNet-50 + SE", "ResNet-50 + CBAM")] == [
+        (25.56, 3.858),
+        (28.09, 3.860),
+        (28.09, 3.864),
+    ]
     exact = {c.row.architecture: (c.cost.params, c.cost.macs) for c in comparisons}
     assert exact["ResNet-18"] == (11_689_512, 1_814_073_344)
     assert exact["ResNet-50"] == (25_557_032, 3_857_973_248)
+    assert exact["WideResNet-18 (widen=1.5)"][0] == 25_875_816
+
+
+def _wide_resnet18_params(widen: float) -> int:
+    """WideResNet-18 counted by hand: 64-channel stem, stages of 64k..512k channels, a 1×1 projection (+ BN) into
+    each stage (stage 1 included, since 64 != 64k), two 3×3 convs + BN per basic block, fc to 1000 classes."""
+    widths = [int(64 * widen * 2**stage) for stage in range(4)]
+    total, inputs = 3 * 64 * 49 + 2 * 64, 64
+    for width in widths:
+        total += 9 * inputs * width + 2 * width + 9 * width * width + 2 * width  # first block's two convs + BNs
+        total += inputs * width + 2 * width  # its projection shortcut
+        total += 2 * (9 * width * width + 2 * width)  # second block
+        inputs = width
+    return total + inputs * 1000 + 1000
+
+
+def test_wide_resnet18_is_resnet18_with_wider_stages_and_the_64_channel_stem() -> None:
+    """25.88M at widen 1.5 fixes the construction; widen 2.0 and + SE/CBAM then follow with nothing tuned."""
+    for widen in (1.5, 2.0):
+        cost = model_cost(
+            BackboneConfig(name="wide_resnet18", widen_factor=widen), AttentionDesign(type="none"), 1000, 3, 224
+        )
+        assert cost.params == _wide_resnet18_params(widen)
+    assert _wide_resnet18_params(1.5) == 25_875_816
 
 
 def test_resnet50_v15_costs_4089_gmacs_with_the_same_params() -> None:

@@ -39,10 +39,18 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+def _int_or_word(text: str) -> int | str:
+    """A flag that takes a number or a word (``--channel-kernel-size 5`` or ``adaptive``)."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _flag_kwargs(hint: Any) -> dict[str, Any]:
     """argparse options for one dataclass field type (``X | None``, bool, Literal, tuple[Literal, ...], int, ...)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        choices = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(choices) > 1:  # e.g. int | Literal["adaptive"]: the dataclass checks the value
+            return {"type": _int_or_word}
+        (hint,) = choices
     if hint is bool:
         return {"action": argparse.BooleanOptionalAction}
     if typing.get_origin(hint) is tuple:

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from attnlab.errors import ConfigError
 from attnlab.modules.design import AttentionDesign
-from attnlab.modules.gates import ChannelGate, SpatialGate, build_spatial_gate
+from attnlab.modules.family_gates import AttentionPool, CoordinateGate
+from attnlab.modules.gates import ChannelGate, SpatialGate, build_channel_gate, build_spatial_gate
 from attnlab.modules.validation import positive_int
 
 # How a parallel pair of pre-sigmoid maps (N×C×1×1 and N×1×H×W) becomes one N×C×H×W map (BAM's ablation).
@@ -46,6 +47,7 @@ class Attention(nn.Module):
     - ``channel_first``: ``F' = σ(Mc(F)) ⊗ F``, ``F'' = σ(Ms(F')) ⊗ F'``; ``spatial_first`` the reverse.
     - ``parallel``: ``F ⊗ σ(combine(Mc(F), Ms(F)))``, both maps broadcast to C×H×W (BAM).
     - ``residual``: the output is ``F + (the above)``, i.e. BAM's ``F + F ⊗ M(F)``.
+    - ``apply='add'``: a sequential gate adds its map, ``F + M(F)`` (GC), instead of multiplying by its sigmoid.
     """
 
     def __init__(self, design: AttentionDesign, channels: int) -> None:
@@ -54,7 +56,7 @@ class Attention(nn.Module):
             raise ConfigError("attention.channel, attention.spatial: both are off; build_attention gives nn.Identity")
         self.design = design
         self.channels = positive_int("channels", channels, " (the input's C)")
-        self.channel_gate = ChannelGate(channels, design) if design.channel else None
+        self.channel_gate: nn.Module | None = build_channel_gate(channels, design) if design.channel else None
         self.spatial_gate: SpatialGate | None = build_spatial_gate(channels, design) if design.spatial else None
         self.reset_parameters()
 
@@ -65,6 +67,12 @@ class Attention(nn.Module):
                 _init_gate_module(module)
         if self.design.spatial_norm_zero_init and self.spatial_gate is not None and self.spatial_gate.norm is not None:
             nn.init.zeros_(self.spatial_gate.norm.weight)
+        for module in self.modules():
+            if isinstance(module, AttentionPool):
+                module.reset_parameters()
+        gate = self.channel_gate
+        if self.design.apply == "add" and isinstance(gate, ChannelGate) and isinstance(gate.mlp, nn.Sequential):
+            nn.init.zeros_(gate.mlp[-1].weight)  # GCNet: an added context starts at 0, the block as the identity
 
     def _gates_in_order(self) -> list[nn.Module]:
         gates = [self.channel_gate, self.spatial_gate]
@@ -80,8 +88,16 @@ class Attention(nn.Module):
         else:
             attended = x
             for gate in gates:
-                attended = attended * torch.sigmoid(gate(attended))
+                attended = self._gated(gate, attended)
         return x + attended if self.design.residual else attended
+
+    def _gated(self, gate: nn.Module, x: Tensor) -> Tensor:
+        """One gate in sequence: ``x ⊗ σ(M(x))``, or ``x + M(x)`` with ``apply='add'`` (GC)."""
+        if isinstance(gate, CoordinateGate):  # its two maps went through their own sigmoids
+            return x * gate(x)
+        if self.design.apply == "add":
+            return x + gate(x)
+        return x * torch.sigmoid(gate(x))
 
     def extra_repr(self) -> str:
         design = self.design

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from attnlab.modules.design import AttentionDesign
+from attnlab.modules.family_gates import AttentionPool, ChannelConv1d, CoordinateGate, EnergyGate, activation
 
 
 def _lp_pool(x: Tensor) -> Tensor:
@@ -48,26 +49,55 @@ class ChannelGate(nn.Module):
 
     def __init__(self, channels: int, design: AttentionDesign) -> None:
         super().__init__()
-        hidden = design.check_channels(channels)
         self.pools: tuple[str, ...] = tuple(design.channel_pool)
-        hidden_norm = design.mlp_hidden_norm == "bn"
         output_norm = design.channel_norm == "bn"
-        # A bias right before a BN is cancelled by it (its gradient is exactly 0), so those Linears have none.
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden, bias=design.mlp_bias and not hidden_norm),
-            *([nn.BatchNorm1d(hidden)] if hidden_norm else []),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, channels, bias=design.mlp_bias and not output_norm),
-        )
+        self.merge_before = design.channel_merge == "before"
+        self.attention_pool = AttentionPool(channels) if "attention" in self.pools else None
+        if design.channel_transform == "conv1d":
+            self.mlp: nn.Module = ChannelConv1d(channels, design)
+        else:
+            self.mlp = _channel_mlp(channels, design, output_norm)
         self.norm = nn.BatchNorm1d(channels) if output_norm else None
 
+    def _describe(self, pool: str, x: Tensor) -> Tensor:
+        return self.attention_pool(x) if pool == "attention" else CHANNEL_DESCRIPTORS[pool](x)
+
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.mlp(CHANNEL_DESCRIPTORS[self.pools[0]](x))
-        for pool in self.pools[1:]:
-            logits = logits + self.mlp(CHANNEL_DESCRIPTORS[pool](x))
+        if self.merge_before:  # timm's light CBAM: the transform runs once on the descriptors' mean
+            logits = self.mlp(torch.stack([self._describe(pool, x) for pool in self.pools]).mean(dim=0))
+        else:
+            logits = self.mlp(self._describe(self.pools[0], x))
+            for pool in self.pools[1:]:
+                logits = logits + self.mlp(self._describe(pool, x))
         if self.norm is not None:
             logits = self.norm(logits)
         return logits[:, :, None, None]
+
+
+def _channel_mlp(channels: int, design: AttentionDesign, output_norm: bool) -> nn.Sequential:
+    """C -> hidden -> C with the design's hidden norm and activation.
+
+    A bias right before a BN is cancelled by it (its gradient is exactly 0), so those Linears have none; a LayerNorm
+    (GC) keeps the bias, which it does not cancel.
+    """
+    hidden = design.check_channels(channels)
+    hidden_norm = design.mlp_hidden_norm
+    norm = {"bn": [nn.BatchNorm1d(hidden)], "ln": [nn.LayerNorm(hidden, eps=1e-6)], "none": []}[hidden_norm]
+    return nn.Sequential(
+        nn.Linear(channels, hidden, bias=design.mlp_bias and hidden_norm != "bn"),
+        *norm,
+        activation(design),
+        nn.Linear(hidden, channels, bias=design.mlp_bias and not output_norm),
+    )
+
+
+def build_channel_gate(channels: int, design: AttentionDesign) -> nn.Module:
+    """The channel gate the design names: coordinate (``strip`` pool), SimAM (``energy``) or the MLP/ECA gate."""
+    if design.channel_pool == ("strip",):
+        return CoordinateGate(channels, design)
+    if design.channel_transform == "energy":
+        return EnergyGate(design)
+    return ChannelGate(channels, design)
 
 
 def _final_spatial_norm(design: AttentionDesign) -> nn.BatchNorm2d | None:
@@ -106,15 +136,18 @@ class PooledSpatialGate(SpatialGate):
         super().__init__()
         self.pools: tuple[str, ...] = tuple(design.spatial_pool)
         learned = self.pools == ("conv1x1",)
+        self.merge_before = design.spatial_merge == "before"
         self.compress = nn.Conv2d(channels, 1, kernel_size=1, bias=False) if learned else None
-        in_maps = 1 if learned else len(self.pools)
+        in_maps = 1 if learned or self.merge_before else len(self.pools)
         kernel_size = design.kernel_size
-        self.conv = nn.Conv2d(in_maps, 1, kernel_size, padding=kernel_size // 2, bias=design.spatial_norm == "none")
+        self.conv = nn.Conv2d(in_maps, 1, kernel_size, padding=kernel_size // 2, bias=design.spatial_conv_bias)
         self.norm = _final_spatial_norm(design)
 
     def branch(self, x: Tensor) -> Tensor:
         if self.compress is not None:
             return self.conv(self.compress(x))
+        if self.merge_before:  # timm's light CBAM: one map, the mean of the pooled maps, into a 1-input conv
+            return self.conv(torch.stack([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools]).mean(dim=0))
         return self.conv(torch.cat([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools], dim=1))
 
 
@@ -128,7 +161,7 @@ class BottleneckSpatialGate(SpatialGate):
         for _ in range(design.dilated_convs):
             dilated = nn.Conv2d(hidden, hidden, 3, padding=design.dilation, dilation=design.dilation, bias=False)
             layers += [dilated, nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(hidden, 1, kernel_size=1, bias=design.spatial_norm == "none"))
+        layers.append(nn.Conv2d(hidden, 1, kernel_size=1, bias=design.spatial_conv_bias))
         self.body = nn.Sequential(*layers)
         self.norm = _final_spatial_norm(design)
 

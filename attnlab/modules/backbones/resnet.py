@@ -96,7 +96,8 @@ class ResNetSpec:
     layers: tuple[int, int, int, int]
     groups: int = 1
     width_per_group: int = 64
-    wide: bool = False  # Wide ResNet: width_per_group is 64 × BackboneConfig.widen_factor
+    # Wide ResNet: a bottleneck's width_per_group is 64 × BackboneConfig.widen_factor; basic blocks widen the stages.
+    wide: bool = False
 
 
 RESNET_SPECS: dict[str, ResNetSpec] = {
@@ -105,6 +106,7 @@ RESNET_SPECS: dict[str, ResNetSpec] = {
     "resnet50": ResNetSpec(bottleneck=True, layers=(3, 4, 6, 3)),
     "resnet101": ResNetSpec(bottleneck=True, layers=(3, 4, 23, 3)),
     "resnet152": ResNetSpec(bottleneck=True, layers=(3, 8, 36, 3)),
+    "wide_resnet18": ResNetSpec(bottleneck=False, layers=(2, 2, 2, 2), wide=True),
     "wide_resnet50": ResNetSpec(bottleneck=True, layers=(3, 4, 6, 3), wide=True),
     "wide_resnet101": ResNetSpec(bottleneck=True, layers=(3, 4, 23, 3), wide=True),
     "resnext50_32x4d": ResNetSpec(bottleneck=True, layers=(3, 4, 6, 3), groups=32, width_per_group=4),
@@ -130,7 +132,9 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         block, expansion = self._block_factory(spec, config)
-        planes = [config.channels(published) for published in (64, 128, 256, 512)]
+        # WideResNet-18 (CBAM paper, Table 4): the stages widen, the stem stays at 64.
+        stage_widen = config.widen_factor if spec.wide and not spec.bottleneck else 1.0
+        planes = [config.channels(published * stage_widen) for published in (64, 128, 256, 512)]
         self.layer1 = self._make_stage(block, expansion, planes[0], spec.layers[0], 1, placer, last=False)
         self.layer2 = self._make_stage(block, expansion, planes[1], spec.layers[1], 2, placer, last=False)
         self.layer3 = self._make_stage(block, expansion, planes[2], spec.layers[2], 2, placer, last=False)
