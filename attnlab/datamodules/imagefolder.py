@@ -155,7 +155,9 @@ class ImageFolderDataModule(AttnlabDataModule):
             num_workers=num_workers,
             seed=seed,
         )
-        self.save_hyperparameters()
+        # The model's hparams hold the class count (linked from here); these would hold the unset value, and
+        # Lightning refuses hparams that differ between model and datamodule.
+        self.save_hyperparameters(ignore=["num_classes"])
         self.train_transform = TrainImageTransform(crop_size, scale=(min_scale, 1.0))
         self.eval_transform = EvalImageTransform(resize_size, crop_size)
         self.val_fraction = val_fraction

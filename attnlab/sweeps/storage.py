@@ -3,6 +3,7 @@
 - A plain path (default ``runs/attnlab.journal``): Optuna's ``JournalStorage`` on a
   ``JournalFileBackend``. Each write is one appended line under a file lock, so processes on one
   machine (or on a shared filesystem) can share it, no server is needed, and optuna-dashboard opens it.
+  A record torn by a crash or a full disk is set aside, never lost (:mod:`attnlab.sweeps.journal_file`).
 - ``sqlite:///FILE``, ``postgresql://…``, ``mysql://…`` (with or without ``+driver``): Optuna's
   ``RDBStorage``; a database server lets workers on many machines share one study.
 
@@ -33,6 +34,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.errors import ConfigError
+from attnlab.sweeps.journal_file import JournalFile, damaged_record_message, first_damaged_line
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -136,12 +138,15 @@ def _journal(path: Path, heartbeat: Heartbeat | None) -> JournalStorage:
         raise ConfigError(f"--storage {path}: is a directory; give a file such as {path / 'attnlab.journal'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        backend = JournalFileBackend(str(path))
+        backend = JournalFile(path)
         return JournalStorage(backend) if heartbeat is None else HeartbeatJournalStorage(backend, heartbeat)
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError(f"--storage {path}: cannot be opened ({reason}); valid: {VALID_FORMS}") from None
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError):
+        line = first_damaged_line(path)
+        if line is not None and line > 1:
+            raise ConfigError(damaged_record_message(path, line)) from None
         raise ConfigError(f"--storage {path}: is not an Optuna journal file; valid: {VALID_FORMS}") from None
 
 
