@@ -54,7 +54,8 @@ def main(argv: list[str]) -> int:
         args.output.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     except OSError as error:
         reason = f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
-        raise ConfigError(f"--output {args.output}: cannot be written ({reason}); valid: a writable .yaml path") from None
+        message = f"--output {args.output}: cannot be written ({reason}); valid: a writable .yaml path"
+        raise ConfigError(message) from None
     cells = len(config["parameters"]["cell"]["values"])
     print(f"wrote {args.output}: a grid over the {cells} cells of {study.name} under {args.profile}")
     print(f"next: wandb sweep {args.output}   then per GPU: CUDA_VISIBLE_DEVICES=i wandb agent ENTITY/PROJECT/SWEEP_ID")
