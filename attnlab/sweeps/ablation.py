@@ -28,7 +28,7 @@ def summary(name: str, ledger: Ledger) -> list[str]:
     progress = ledger.progress()
     lines = [f"  failed {cell}: {reason}" for cell, reason in ledger.failures().items()]
     if all_failed(progress):
-        lines.append(f"{name}: all {progress.total} cells failed (reasons above); nothing to report")
+        lines.append(f"{name}: every cell failed ({progress.failed} of {progress.total}, reasons above)")
     else:
         lines.append(
             f"{name}: {progress.finished}/{progress.total} cells finished, "
