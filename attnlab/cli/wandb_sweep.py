@@ -49,8 +49,13 @@ def main(argv: list[str]) -> int:
     validate_study(study, args.profile, overrides)
     open_storage(args.storage)  # a bad URL fails here, not in every agent run
     config = sweep_config(study, args.study, args.profile, overrides, storage=args.storage, project=args.project)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    except OSError as error:
+        reason = f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error)
+        message = f"--output {args.output}: cannot be written ({reason}); valid: a writable .yaml path"
+        raise ConfigError(message) from None
     cells = len(config["parameters"]["cell"]["values"])
     print(f"wrote {args.output}: a grid over the {cells} cells of {study.name} under {args.profile}")
     print(f"next: wandb sweep {args.output}   then per GPU: CUDA_VISIBLE_DEVICES=i wandb agent ENTITY/PROJECT/SWEEP_ID")

@@ -67,6 +67,10 @@ CIFAR100 = CifarLayout(
 )
 
 
+class RefusedGlobalError(pickle.UnpicklingError):
+    """A pickle names something other than what CIFAR files hold: the module.name it asked for."""
+
+
 class BatchUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, bytes, str, numbers and numpy arrays only; any other global is refused.
 
@@ -84,7 +88,7 @@ class BatchUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refused {module}.{name}: not a dict, list, bytes, str or numpy array")
+            raise RefusedGlobalError(f"{module}.{name}")
         return self.ALLOWED[module, name]
 
 
@@ -96,6 +100,11 @@ def read_batch_file(path: Path, layout: CifarLayout) -> tuple[np.ndarray, np.nda
             content = BatchUnpickler(stream, encoding="bytes").load()
         data = content[b"data"]
         labels = np.asarray(content[layout.label_key], dtype=np.int64)
+    except RefusedGlobalError as error:
+        raise ConfigError(
+            f"data.data_dir: {path} is not a CIFAR batch file: its pickle would call {error}, which was refused "
+            "(CIFAR files hold only dicts, lists, bytes, str and numpy arrays); replace it with the official file"
+        ) from None
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, ImportError) as error:
         raise ConfigError(f"data.data_dir: {path} is not a CIFAR batch file ({error!r}); expected {expected}") from None
     well_formed = (

@@ -1,4 +1,4 @@
-"""Serves optuna-dashboard on a study storage, checked first so a bad storage or a taken port fails in one line."""
+"""Serves optuna-dashboard on a study storage; the checks that let a bad storage, host or port fail in one line."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import errno
 import ipaddress
 import socket
 
+from optuna.storages import BaseStorage
+
 from attnlab.errors import ConfigError
-from attnlab.reports.sources.optuna_trials import existing_storage
+
+
+def require_tcp_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port: {port} is not a TCP port; use 1-65535 (e.g. 8080)")
+
+
+def check_host(host: str) -> None:
+    """Raises ConfigError when this machine cannot listen on ``host`` (any free port tried)."""
+    check_port_free(host, 0)
 
 
 def check_port_free(host: str, port: int) -> None:
     """Raises ConfigError when ``host:port`` cannot be bound (in use, or not an address of this machine)."""
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"--port: {port} is not a TCP port; use 1-65535 (e.g. 8080)")
     try:
         with socket.create_server((host, port)):
             pass
@@ -34,11 +43,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve_dashboard(url: str, host: str, port: int) -> None:
-    """Blocks serving the dashboard until interrupted; prints the address first."""
+def serve_dashboard(storage: BaseStorage, url: str, host: str, port: int) -> None:
+    """Blocks serving the dashboard on ``storage`` (opened from ``url``, already checked) until interrupted."""
     import optuna_dashboard
 
-    storage = existing_storage(url)
     check_port_free(host, port)
     print(f"optuna-dashboard on {url}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)", flush=True)
     if not is_loopback(host):

@@ -23,13 +23,22 @@ from attnlab.sweeps.session import Session, open_session, profile_settings
 from attnlab.sweeps.storage import optuna_study_name
 
 
-def _summary(name: str, ledger: Ledger, progress: Progress) -> list[str]:
-    lines = [
-        f"{name}: {progress.finished}/{progress.total} cells finished, "
-        f"{progress.complete} complete, {progress.failed} failed"
-    ]
-    lines += [f"  failed {cell}: {reason}" for cell, reason in ledger.failures().items()]
+def summary(name: str, ledger: Ledger) -> list[str]:
+    """The closing lines: each failed cell with its reason, then the counts, so the last line says how it went."""
+    progress = ledger.progress()
+    lines = [f"  failed {cell}: {reason}" for cell, reason in ledger.failures().items()]
+    if all_failed(progress):
+        lines.append(f"{name}: every cell failed ({progress.failed} of {progress.total}, reasons above)")
+    else:
+        lines.append(
+            f"{name}: {progress.finished}/{progress.total} cells finished, "
+            f"{progress.complete} complete, {progress.failed} failed"
+        )
     return lines
+
+
+def all_failed(progress: Progress) -> bool:
+    return progress.total > 0 and progress.failed == progress.total
 
 
 def run_ablation(
@@ -69,8 +78,8 @@ def run_ablation(
         todo = placement.limited_to(before.total - before.finished)
         status = run_workers(options.worker_spec(name, cell), todo, lambda: ledger().progress(), console)
     final = ledger()
-    for line in _summary(name, final, final.progress()):
+    for line in summary(name, final):
         console.print(line, markup=False, highlight=False)
-    if status == 0 and not final.finished:
-        return 1  # workers ended with cells left (e.g. a worker crashed): running again resumes
+    if status == 0 and (not final.finished or all_failed(final.progress())):
+        return 1  # cells left (e.g. a worker crashed: running again resumes), or not one cell trained
     return status

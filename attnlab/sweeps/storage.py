@@ -165,7 +165,14 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
     if scheme == "sqlite":
         database = url.split(":///", 1)[1] if ":///" in url else ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)  # created like a journal's, as sqlite itself would not
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise ConfigError(
+                    f"--storage {_shown(url)}: cannot create the folder {folder} ({reason}); valid: {VALID_FORMS}"
+                ) from None
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat.interval_s, "grace_period": heartbeat.grace_s}
     try:
         with warnings.catch_warnings():  # heartbeats have been "experimental" since Optuna 2.9
