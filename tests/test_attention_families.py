@@ -6,12 +6,15 @@ out below with timm's defaults; where it has none (SimAM), the paper's equations
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from attnlab.modules import AttentionDesign, build_attention, count_cost
+from attnlab.modules.design import PRESET_SOURCES, PRESETS
 from attnlab.modules.family_gates import eca_kernel_size
 
 
@@ -288,3 +291,11 @@ def test_each_familys_macs_on_one_block(preset: str, macs: int) -> None:
     """What `attnlab describe` charges to attention, on a 64-channel 8×8 map."""
     report = count_cost(build_attention(AttentionDesign(type=preset), 64), (64, 8, 8))
     assert report.macs == macs
+
+
+def test_every_preset_has_its_source_in_the_code_and_the_design_doc() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "design-space.md").read_text(encoding="utf-8")
+    assert set(PRESET_SOURCES) == set(PRESETS)
+    for preset in PRESETS:
+        assert f"| `{preset}` |" in doc, preset
+    assert "avg_pool2d(x, H, stride=H)" in doc and "avg_pool2d(x, H, stride=H)" in PRESET_SOURCES["bam-official"]

@@ -80,6 +80,7 @@ def test_table_prints_params_and_gmacs_per_module_type(capsys: pytest.CaptureFix
     assert code == 0
     assert "11,778,592" in out and "1.8142" in out and "89,080" in out
     assert "attention adds 89,080 params (+0.76%)" in out
+    assert "se: SE (Hu et al. 2018)" in out
 
 
 def test_paper_table_shows_every_row_matching(capsys: pytest.CaptureFixture[str]) -> None:
