@@ -99,3 +99,49 @@ def test_non_boolean_switch() -> None:
 @pytest.mark.parametrize("channels", [0, -8, 3.5])
 def test_non_positive_channel_count(channels: Any) -> None:
     _one_line_error(lambda: build_attention(AttentionDesign(), channels), "channels", "positive")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "hint"),
+    [
+        ({"type": "cbam", "channel_kernel_size": 5}, "channel_kernel_size", "conv1d"),
+        ({"type": "eca", "channel_kernel_size": 4}, "channel_kernel_size", "odd"),
+        ({"type": "eca", "channel_kernel_size": "auto"}, "channel_kernel_size", "adaptive"),
+        ({"type": "cbam", "energy_lambda": 1e-4}, "energy_lambda", "energy"),
+        ({"type": "simam", "energy_lambda": 0.0}, "energy_lambda", "> 0"),
+        ({"type": "simam", "channel_pool": ["avg", "max"]}, "channel_pool", "[avg]"),
+        ({"type": "coord", "channel_pool": ["strip", "avg"]}, "channel_pool", "stands alone"),
+        ({"type": "coord", "channel_transform": "conv1d"}, "channel_transform", "mlp"),
+        ({"type": "coord", "mlp_hidden_norm": "ln"}, "mlp_hidden_norm", "bn"),
+        ({"type": "coord", "spatial": True, "arrangement": "parallel"}, "arrangement", "channel_first"),
+        ({"type": "coord", "apply": "add"}, "apply", "multiply"),
+        ({"type": "eca", "mlp_hidden_norm": "ln"}, "mlp_hidden_norm", "mlp"),
+        ({"type": "eca", "channel_norm": "bn"}, "channel_norm", "mlp"),
+        ({"type": "gc", "spatial": True, "arrangement": "parallel"}, "apply", "sequential"),
+        ({"type": "cbam", "hidden_divisor": 0}, "hidden_divisor", "positive"),
+        ({"type": "cbam", "hidden_rounding": "ceil"}, "hidden_rounding", "floor, nearest"),
+        ({"type": "cbam", "channel_transform": "fft"}, "channel_transform", "mlp, conv1d, energy"),
+        ({"type": "cbam", "apply": "subtract"}, "apply", "multiply, add"),
+        ({"type": "cbam", "channel_merge": "middle"}, "channel_merge", "after, before"),
+        ({"type": "cbam", "spatial_merge": "middle"}, "spatial_merge", "after, before"),
+        ({"type": "cbam", "mlp_activation": "gelu"}, "mlp_activation", "relu, hardswish"),
+        ({"type": "cbam", "mlp_hidden_norm": "gn"}, "mlp_hidden_norm", "none, bn, ln"),
+        ({"type": "cbam", "spatial_conv_bias": "yes"}, "spatial_conv_bias", "true or false"),
+    ],
+)
+def test_invalid_family_combinations_are_one_line_errors(fields: dict[str, Any], field: str, hint: str) -> None:
+    _one_line_error(lambda: AttentionDesign.from_mapping(fields), field, hint)
+
+
+def test_family_axes_compose_where_they_make_sense() -> None:
+    """ECA's transform in CBAM's channel gate, GC's pooling with max, a merged SE: all valid designs."""
+    assert AttentionDesign(type="cbam", channel_transform="conv1d").channel_kernel_size == "adaptive"
+    assert AttentionDesign(type="cbam", channel_pool=("attention", "max")).channel_pool == ("attention", "max")
+    assert AttentionDesign(type="se", channel_merge="before").channel_merge == "before"
+    assert AttentionDesign(type="simam", spatial=True).spatial  # SimAM then CBAM's spatial gate
+    # Fields that do not apply resolve to None, so a resolved design round-trips through a config file.
+    eca_as_mlp = AttentionDesign(type="eca", channel_transform="mlp")
+    assert eca_as_mlp.channel_kernel_size is None
+    assert AttentionDesign.from_mapping(eca_as_mlp.to_dict()) == eca_as_mlp
+    assert AttentionDesign(type="cbam").spatial_conv_bias is True
+    assert AttentionDesign(type="cbam", spatial_norm="bn").spatial_conv_bias is False  # the BN's shift replaces it

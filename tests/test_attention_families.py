@@ -6,12 +6,15 @@ out below with timm's defaults; where it has none (SimAM), the paper's equations
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from attnlab.modules import AttentionDesign, build_attention, count_cost
+from attnlab.modules.design import PRESET_SOURCES, PRESETS
 from attnlab.modules.family_gates import eca_kernel_size
 
 
@@ -55,10 +58,11 @@ def test_eca_kernel_follows_timms_adaptive_rule() -> None:
     assert [eca_kernel_size(c) for c in (4, 16, 64, 128, 256, 512, 2048)] == [3, 3, 3, 5, 5, 5, 7]
 
 
+@pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("channels", [16, 128])
-def test_eca_is_timms_eca_module(channels: int) -> None:
+def test_eca_is_timms_eca_module(channels: int, training: bool) -> None:
     """timm EcaModule: x * σ(conv1d(mean_hw(x))), conv without bias, zero padding, adaptive k."""
-    attention = build_attention(AttentionDesign(type="eca"), channels).double()
+    attention = build_attention(AttentionDesign(type="eca"), channels).double().train(training)
     _fill(attention)
     kernel = _np(attention.channel_gate.mlp.conv.weight)[0, 0]
     assert len(kernel) == eca_kernel_size(channels) and attention.channel_gate.mlp.conv.bias is None
@@ -106,9 +110,10 @@ def _global_context(sample: np.ndarray, attention: nn.Module) -> np.ndarray:
     return _np(fc2.weight) @ hidden + _np(fc2.bias)
 
 
-def test_gc_adds_the_context_as_gcnet_and_timms_fuse_add() -> None:
+@pytest.mark.parametrize("training", [True, False])
+def test_gc_adds_the_context_as_gcnet_and_timms_fuse_add(training: bool) -> None:
     """GCNet / timm GlobalContext(fuse_add=True, fuse_scale=False): x + mlp(context), LayerNorm eps 1e-6."""
-    attention = build_attention(AttentionDesign(type="gc"), 32).double()
+    attention = build_attention(AttentionDesign(type="gc"), 32).double().train(training)
     assert attention.channel_gate.mlp[0].out_features == 2  # C / 16
     _fill(attention)
     x = _input(32)
@@ -204,29 +209,35 @@ def _mlp(vector: np.ndarray, mlp: nn.Sequential) -> np.ndarray:
 
 
 def _spatial_logits(maps: np.ndarray, attention: nn.Module, padding: int) -> np.ndarray:
+    """The conv over a batch of (N, M, H, W) pooled maps, then its BN: batch statistics in train mode."""
     conv = attention.spatial_gate.conv
-    logits = nn.functional.conv2d(torch.from_numpy(maps)[None], conv.weight, conv.bias, padding=padding)
+    logits = nn.functional.conv2d(torch.from_numpy(maps), conv.weight, conv.bias, padding=padding).detach().numpy()
     norm = attention.spatial_gate.norm
-    if norm is not None:  # eval mode
-        logits = (logits - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps) * norm.weight + norm.bias
-    return logits[0, 0].detach().numpy()
+    if norm is None:
+        return logits[:, 0]
+    if attention.training:
+        mean, var = logits.mean(), logits.var()
+    else:
+        mean, var = _np(norm.running_mean)[0], _np(norm.running_var)[0]
+    return ((logits - mean) / np.sqrt(var + norm.eps) * _np(norm.weight)[0] + _np(norm.bias)[0])[:, 0]
 
 
-def test_light_cbam_is_timms_light_cbam_module() -> None:
+@pytest.mark.parametrize("training", [True, False])
+def test_light_cbam_is_timms_light_cbam_module(training: bool) -> None:
     """timm LightCbamModule: MLP on 0.5·avg + 0.5·max, then a 1-input k×k conv + BN on 0.5·mean_c + 0.5·max_c."""
     attention = build_attention(AttentionDesign(type="cbam-light", kernel_size=3), 40).double()
     assert attention.channel_gate.mlp[0].out_features == 3 and attention.channel_gate.mlp[0].bias is None
     assert attention.spatial_gate.conv.in_channels == 1 and attention.spatial_gate.conv.bias is None
     _fill(attention)
-    attention.eval()
+    attention.train(training)
     x = _input(40)
-    out = []
+    refined = []
     for sample in x.numpy():
         pooled = 0.5 * sample.mean(axis=(1, 2)) + 0.5 * sample.max(axis=(1, 2))
-        refined = sample * _sigmoid(_mlp(pooled, attention.channel_gate.mlp))[:, None, None]
-        merged = (0.5 * refined.mean(axis=0) + 0.5 * refined.max(axis=0))[None]
-        out.append(refined * _sigmoid(_spatial_logits(merged, attention, 1))[None])
-    _check(attention, x, np.stack(out))
+        refined.append(sample * _sigmoid(_mlp(pooled, attention.channel_gate.mlp))[:, None, None])
+    refined = np.stack(refined)
+    merged = (0.5 * refined.mean(axis=1) + 0.5 * refined.max(axis=1))[:, None]
+    _check(attention, x, refined * _sigmoid(_spatial_logits(merged, attention, 1))[:, None])
 
 
 def test_cbam_timm_rounds_the_hidden_width_as_timm() -> None:
@@ -244,14 +255,14 @@ def test_cifar_cbam_is_its_own_residual_unit() -> None:
     assert attention.channel_gate.mlp[0].out_features == 2 and attention.channel_gate.mlp[0].bias is not None
     _fill(attention)
     x = _input()
-    out = []
+    refined = []
     for sample in x.numpy():
         channel = _mlp(sample.mean(axis=(1, 2)), attention.channel_gate.mlp)
         channel = channel + _mlp(sample.max(axis=(1, 2)), attention.channel_gate.mlp)
-        refined = sample * _sigmoid(channel)[:, None, None]
-        maps = np.stack([refined.max(axis=0), refined.mean(axis=0)])
-        out.append(refined * _sigmoid(_spatial_logits(maps, attention, 3))[None] + sample)
-    _check(attention, x, np.stack(out))
+        refined.append(sample * _sigmoid(channel)[:, None, None])
+    refined = np.stack(refined)
+    maps = np.stack([refined.max(axis=1), refined.mean(axis=1)], axis=1)
+    _check(attention, x, refined * _sigmoid(_spatial_logits(maps, attention, 3))[:, None] + x.numpy())
 
 
 @pytest.mark.parametrize(
@@ -288,3 +299,11 @@ def test_each_familys_macs_on_one_block(preset: str, macs: int) -> None:
     """What `attnlab describe` charges to attention, on a 64-channel 8×8 map."""
     report = count_cost(build_attention(AttentionDesign(type=preset), 64), (64, 8, 8))
     assert report.macs == macs
+
+
+def test_every_preset_has_its_source_in_the_code_and_the_design_doc() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "design-space.md").read_text(encoding="utf-8")
+    assert set(PRESET_SOURCES) == set(PRESETS)
+    for preset in PRESETS:
+        assert f"| `{preset}` |" in doc, preset
+    assert "avg_pool2d(x, H, stride=H)" in doc and "avg_pool2d(x, H, stride=H)" in PRESET_SOURCES["bam-official"]

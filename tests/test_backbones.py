@@ -22,6 +22,7 @@ PUBLISHED_PARAMS = {
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
+    "wide_resnet18": 45_618_216,  # widen 2 (the default); the CBAM paper, Table 4: 45.62M
     "wide_resnet50": 68_883_240,
     "wide_resnet101": 126_886_696,
     "resnext50_32x4d": 25_028_904,
@@ -66,12 +67,16 @@ def test_plain_backbone_has_the_published_parameter_count(name: str) -> None:
 
 @pytest.mark.parametrize("name", BACKBONE_NAMES)
 def test_every_preset_builds_and_runs_at_cifar_and_imagenet_size(name: str) -> None:
-    for preset in PRESETS:
-        for stem, size in (("cifar", 32), ("imagenet", 224)):
-            model = build_model(BackboneConfig(name=name, stem=stem, width=0.25), AttentionDesign(type=preset), 10)
-            with torch.inference_mode():
-                logits = model.eval()(torch.randn(1, 3, size, size))
-            assert logits.shape == (1, 10) and torch.isfinite(logits).all(), (preset, stem)
+    """Every preset on every backbone at 32×32; at 224×224 all of them on ResNet-18, one per placement elsewhere."""
+    sizes = {"cifar": 32, "imagenet": 224}
+    cases = [(preset, stem) for preset in PRESETS for stem in sizes]
+    if name != "resnet18":
+        cases = [(preset, stem) for preset, stem in cases if stem == "cifar" or preset in ("cbam", "bam")]
+    for preset, stem in cases:
+        model = build_model(BackboneConfig(name=name, stem=stem, width=0.25), AttentionDesign(type=preset), 10)
+        with torch.inference_mode():
+            logits = model.eval()(torch.randn(1, 3, sizes[stem], sizes[stem]))
+        assert logits.shape == (1, 10) and torch.isfinite(logits).all(), (preset, stem)
 
 
 @pytest.mark.parametrize("name", BACKBONE_NAMES)
@@ -161,6 +166,11 @@ def test_width_scales_every_layer() -> None:
 def test_widen_factor_and_groups() -> None:
     assert _meta_model("wide_resnet50").layer1[0].conv1.out_channels == 128
     assert _meta_model("wide_resnet50", widen_factor=3).layer1[0].conv1.out_channels == 192
+    assert _meta_model("wide_resnet50", widen_factor=1.5).layer1[0].conv1.out_channels == 96
+    wide18 = _meta_model("wide_resnet18", widen_factor=1.5)
+    assert (wide18.conv1.out_channels, wide18.layer1[0].conv1.out_channels, wide18.fc.in_features) == (64, 96, 768)
+    assert wide18.layer1[0].downsample is not None  # 64 -> 96 needs a projection into stage 1
+    assert BackboneConfig(name="wide_resnet18").widen_factor == 2.0 and BackboneConfig().widen_factor is None
     resnext = _meta_model("resnext50_32x4d").layer1[0].conv2
     assert (resnext.groups, resnext.out_channels) == (32, 128)
 
@@ -190,7 +200,9 @@ def test_torchvision_init_and_attention_keeps_its_own() -> None:
         ({"width": float("nan")}, "backbone.width"),
         ({"width": True}, "backbone.width"),
         ({"stride_placement": "v2"}, "backbone.stride_placement"),
-        ({"widen_factor": 0}, "backbone.widen_factor"),
+        ({"widen_factor": 2}, "backbone.widen_factor"),
+        ({"name": "wide_resnet18", "widen_factor": 0}, "backbone.widen_factor"),
+        ({"name": "wide_resnet50", "widen_factor": "wide"}, "backbone.widen_factor"),
         ({"depth": 18}, "backbone.depth"),
     ],
 )

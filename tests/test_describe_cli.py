@@ -42,6 +42,14 @@ def test_attention_flags_change_the_counts(capsys: pytest.CaptureFixture[str]) -
     assert (parallel["attention"]["combine"], parallel["attention"]["residual"]) == ("max", True)
 
 
+def test_families_and_the_wide_resnet18_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    eca = _json(capsys, "--attention", "eca", "--channel-kernel-size", "5")
+    assert eca["attention"]["channel_kernel_size"] == 5 and eca["parts"]["attention"]["params"] == 8 * 5
+    assert _json(capsys, "--attention", "simam")["parts"]["attention"]["params"] == 0
+    wide = _json(capsys, "--backbone", "wide_resnet18", "--widen-factor", "1.5", "--attention", "none")
+    assert (wide["params"], round(wide["gmacs"], 3), wide["backbone"]["widen_factor"]) == (25_875_816, 3.866, 1.5)
+
+
 def test_model_flags(capsys: pytest.CaptureFixture[str]) -> None:
     data = _json(
         capsys, "--backbone", "mobilenet_v1", "--stem", "cifar", "--width", "0.5", "--num-classes", "10",
@@ -72,6 +80,7 @@ def test_table_prints_params_and_gmacs_per_module_type(capsys: pytest.CaptureFix
     assert code == 0
     assert "11,778,592" in out and "1.8142" in out and "89,080" in out
     assert "attention adds 89,080 params (+0.76%)" in out
+    assert "se: SE (Hu et al. 2018)" in out
 
 
 def test_paper_table_shows_every_row_matching(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,12 +89,14 @@ def test_paper_table_shows_every_row_matching(capsys: pytest.CaptureFixture[str]
     for architecture, params, gmacs in [("ResNet-50 + CBAM", "28.09M", "3.864"), ("ResNet-18 + SE", "11.78M", "1.814")]:
         line = next(line for line in out.splitlines() if architecture in line)
         assert line.count(params) == 2 and line.count(gmacs) == 2 and line.rstrip().endswith("yes")
-    assert out.count("yes") == 6 and "4.089" in out
+    assert out.count("yes") == 24 and "4.089" in out
+    assert "WideResNet-18 (widen=1.5)" in out and "ResNeXt-101 (32x4d) + CBAM" in out
 
 
 def test_paper_table_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     rows = _json(capsys, "--table", "paper")["rows"]
-    assert len(rows) == 6 and all(row["match"] for row in rows)
+    assert len(rows) == 24 and all(row["match"] for row in rows)
+    assert {row["widen_factor"] for row in rows if row["backbone"] == "wide_resnet18"} == {1.5, 2.0}
     assert rows[0]["params"] == 11_689_512
 
 
@@ -96,7 +107,12 @@ def test_paper_table_as_json(capsys: pytest.CaptureFixture[str]) -> None:
         (["--reduction", "abc"], "--reduction"),
         (["--combine", "max"], "combine"),
         (["--channel-pool", "median"], "--channel-pool"),
-        (["--attention", "eca"], "--attention"),
+        (["--attention", "fca"], "--attention"),
+        (["--backbone", "resnet18", "--widen-factor", "3"], "backbone.widen_factor"),
+        (["--backbone", "wide_resnet18", "--widen-factor", "0"], "backbone.widen_factor"),
+        (["--attention", "eca", "--channel-kernel-size", "4"], "channel_kernel_size"),
+        (["--attention", "cbam", "--channel-kernel-size", "5"], "channel_kernel_size"),
+        (["--attention", "coord", "--arrangement", "parallel"], "attention.arrangement"),
         (["--backbone", "resnet20"], "--backbone"),
         (["--width", "0"], "backbone.width"),
         (["--image-size", "0"], "image_size"),

@@ -20,6 +20,7 @@ EXPECTED_STUDIES = {
     "bam-combine",
     "bam-vs-cbam",
     "design-space",
+    "attention-families",
 }
 
 
@@ -41,7 +42,7 @@ def test_every_row_validates_under_quick_and_trains_its_own_design(name: str) ->
 
 
 @pytest.mark.parametrize("profile", ["cifar100", "imagenet"])
-@pytest.mark.parametrize("name", ["cbam-arrangement", "cbam-backbones", "bam-vs-cbam"])
+@pytest.mark.parametrize("name", ["cbam-arrangement", "cbam-backbones", "bam-vs-cbam", "attention-families"])
 def test_studies_validate_under_the_full_profiles_without_their_data(name: str, profile: str) -> None:
     resolved = validate_study(load_study(name), profile)
     assert all(config["trainer"]["max_epochs"] in (90, 200) for config in resolved.values())
@@ -87,3 +88,13 @@ def test_profiles_are_whole_train_configs() -> None:
     assert profile_path("quick") == builtin_profiles()["quick"]
     with pytest.raises(ConfigError, match="profile: 'fast' is neither a built-in"):
         profile_path("fast")
+
+
+def test_attention_families_compares_eight_families_on_one_backbone() -> None:
+    study = load_study("attention-families")
+    assert len(study.seeds) == 3
+    for profile in ("quick", "cifar100", "imagenet"):
+        resolved = validate_study(study, profile)
+        types = [attention_of(config)["type"] for config in resolved.values()]
+        assert types == ["none", "se", "eca", "gc", "coord", "simam", "cbam", "bam"]
+        assert len({json.dumps(config["model"]["backbone"], sort_keys=True) for config in resolved.values()}) == 1

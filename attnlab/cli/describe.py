@@ -20,7 +20,7 @@ from attnlab.cli.output import add_format_option, print_json, print_table, stdou
 from attnlab.errors import ConfigError
 from attnlab.modules.backbones import BACKBONE_NAMES, BackboneConfig
 from attnlab.modules.counting import CostReport, model_cost
-from attnlab.modules.design import PRESETS, AttentionDesign
+from attnlab.modules.design import PRESET_SOURCES, PRESETS, AttentionDesign
 from attnlab.modules.paper import PAPER_SETTING, PaperComparison, compare_with_paper
 
 HELP = "parameters and GMACs of a backbone + attention design, per module type"
@@ -210,6 +210,7 @@ def _print_model(args: argparse.Namespace) -> None:
     )
     console = stdout_console()
     console.print(title)
+    console.print(f"{design.type}: {PRESET_SOURCES[design.type]}")
     print_table(console, _cost_table(report))
     overhead = _attention_overhead(report)
     if overhead:

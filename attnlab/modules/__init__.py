@@ -7,7 +7,7 @@
 from attnlab.modules.attention import BAM, CBAM, SE, Attention, build_attention
 from attnlab.modules.backbones import BACKBONE_NAMES, BackboneConfig
 from attnlab.modules.counting import CostLine, CostReport, count_cost, model_cost
-from attnlab.modules.design import PRESETS, AttentionDesign
+from attnlab.modules.design import PRESET_SOURCES, PRESETS, AttentionDesign
 from attnlab.modules.gates import BottleneckSpatialGate, ChannelGate, PooledSpatialGate, SpatialGate
 from attnlab.modules.model import build_model
 
@@ -16,6 +16,7 @@ __all__ = [
     "BAM",
     "CBAM",
     "PRESETS",
+    "PRESET_SOURCES",
     "SE",
     "Attention",
     "AttentionDesign",

@@ -64,7 +64,7 @@ _CBAM_PAPER: dict[str, Any] = {
     "placement": "block",
     "residual": False,
     "channel_transform": "mlp",
-    "channel_kernel_size": None,
+    "channel_kernel_size": "adaptive",  # ECA's rule; None wherever channel_transform is not conv1d
     "channel_merge": "after",
     "spatial_merge": "after",
     "mlp_activation": "relu",
@@ -73,7 +73,7 @@ _CBAM_PAPER: dict[str, Any] = {
     "hidden_rounding": "floor",
     "hidden_divisor": 1,
     "apply": "multiply",
-    "energy_lambda": None,
+    "energy_lambda": 1e-4,  # SimAM's lambda; None wherever channel_transform is not energy
 }
 
 _BAM_PAPER: dict[str, Any] = {
