@@ -18,7 +18,7 @@ from attnlab.ablations import Cell, StudyDefinition
 from attnlab.errors import ConfigError
 from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
 from attnlab.sweeps.checkpoints import keep_checkpoints
-from attnlab.sweeps.environment import as_environment_stop
+from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop
 from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
 from attnlab.sweeps.records import CellRecord
@@ -110,7 +110,7 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
         if stop is None:
             raise
         try:
-            end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED)
+            end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED, STOPPED_REASON.format(stop))
         except OSError:
             _logger.warning(
                 "cell %s: could not be marked interrupted; it is retried once its heartbeat is overdue", cell.name

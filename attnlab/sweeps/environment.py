@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 STOPPED_STATUS = 75  # a worker stopped by its machine (EX_TEMPFAIL: try again once it is fixed)
+STOPPED_REASON = "interrupted by the machine: {}"  # what an interrupted attempt's record says
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _ADVICE = {
     errno.ENOSPC: "no space left on its filesystem; free space there (old checkpoints under runs/train, or keep "

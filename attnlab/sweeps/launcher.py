@@ -138,5 +138,5 @@ def run_workers(
             return INTERRUPTED_STATUS
     problems = [problem for problem in (worker.problem() for worker in workers) if problem]
     for problem in problems:
-        console.print(problem, markup=False, highlight=False)
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
     return 1 if problems else 0
