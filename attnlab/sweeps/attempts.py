@@ -74,17 +74,17 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def mark_end(storage: BaseStorage, trial_id: int, end: End) -> None:
-    """Says how an attempt ends, just before it is failed (an interrupted one also says so in its record)."""
+def mark_end(storage: BaseStorage, trial_id: int, end: End, reason: str = INTERRUPTED_REASON) -> None:
+    """Says how an attempt ends, just before it is failed (an interrupted one also says why in its record)."""
     storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
     if end is End.INTERRUPTED:
-        storage.set_trial_user_attr(trial_id, FAILURE_REASON_ATTR, INTERRUPTED_REASON)
+        storage.set_trial_user_attr(trial_id, FAILURE_REASON_ATTR, reason)
 
 
-def end_attempt(storage: BaseStorage, trial_id: int, end: End) -> None:
+def end_attempt(storage: BaseStorage, trial_id: int, end: End, reason: str = INTERRUPTED_REASON) -> None:
     """Marks and fails an attempt; a no-op when it already ended (e.g. it was declared lost meanwhile)."""
     with contextlib.suppress(UpdateFinishedTrialError):
-        mark_end(storage, trial_id, end)
+        mark_end(storage, trial_id, end, reason)
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
 
 

@@ -17,6 +17,8 @@ from optuna.trial import TrialState
 from attnlab.ablations import Cell, StudyDefinition
 from attnlab.errors import ConfigError
 from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
+from attnlab.sweeps.checkpoints import keep_checkpoints
+from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop
 from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
 from attnlab.sweeps.records import CellRecord
@@ -83,6 +85,7 @@ def _finish(context: WorkerContext, claimed: Claim, record: CellRecord, outcome:
     else:
         context.storage.set_trial_state_values(claimed.trial_id, TrialState.COMPLETE, [value])
         _logger.info("cell %s complete: %s = %.4g", record.cell, metric, value)
+        keep_checkpoints(outcome.result["best_checkpoint"], context.spec.checkpoints)
 
 
 def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
@@ -102,6 +105,17 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
             claimed.number,
             context.spec.grace_s,
         )
+    except Exception as error:
+        stop = as_environment_stop(error)
+        if stop is None:
+            raise
+        try:
+            end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED, STOPPED_REASON.format(stop))
+        except OSError:
+            _logger.warning(
+                "cell %s: could not be marked interrupted; it is retried once its heartbeat is overdue", cell.name
+            )
+        raise stop from error
 
 
 def run_cells(context: WorkerContext) -> None:

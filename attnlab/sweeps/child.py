@@ -10,12 +10,16 @@ import os
 import sys
 from pathlib import Path
 
-from attnlab.sweeps.execution import RunSpec, run_here, write_outcome
+from attnlab.sweeps.environment import EnvironmentStop
+from attnlab.sweeps.execution import Outcome, RunSpec, run_here, write_outcome
 
 
 def main(argv: list[str]) -> int:
     spec_path, outcome_path = (Path(arg) for arg in argv)
-    outcome = run_here(RunSpec.from_json(spec_path.read_text(encoding="utf-8")))
+    try:
+        outcome = run_here(RunSpec.from_json(spec_path.read_text(encoding="utf-8")))
+    except EnvironmentStop as stop:  # the worker marks the cell interrupted and stops
+        outcome = Outcome("stopped", reason=str(stop))
     if int(os.environ.get("LOCAL_RANK", "0")) == 0:
         write_outcome(outcome, outcome_path)
     return 0

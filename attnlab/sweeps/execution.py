@@ -24,9 +24,10 @@ from typing import Any, Literal
 import optuna
 
 from attnlab.errors import ConfigError
+from attnlab.sweeps.environment import EnvironmentStop, as_environment_stop
 from attnlab.sweeps.wandb_runs import WandbRun, finish_run, make_logger
 
-OutcomeState = Literal["complete", "failed", "pruned"]
+OutcomeState = Literal["complete", "failed", "pruned", "stopped"]  # stopped: by the machine
 _logger = logging.getLogger(__name__)
 
 
@@ -109,6 +110,9 @@ def run_here(spec: RunSpec, trial: optuna.Trial | None = None) -> Outcome:
     except ConfigError as error:
         outcome = Outcome("failed", reason=f"config: {error}")
     except Exception as error:  # any other failure of one training is that cell's result, not the study's end
+        stop = as_environment_stop(error)
+        if stop is not None:  # a full disk is no result of the design: the cell stays to do
+            raise stop from error
         _logger.exception("training failed")
         outcome = Outcome("failed", reason=f"{type(error).__name__}: {_message(error)}")
     finally:
@@ -140,7 +144,10 @@ def run_in_child(spec: RunSpec) -> Outcome:
             _stop_group(process, signal.SIGKILL)
         if not outcome_path.is_file():
             return Outcome("failed", reason=f"training process exited with status {code} before reporting")
-        return Outcome(**json.loads(outcome_path.read_text(encoding="utf-8")))
+        outcome = Outcome(**json.loads(outcome_path.read_text(encoding="utf-8")))
+        if outcome.state == "stopped":
+            raise EnvironmentStop(outcome.reason)
+        return outcome
 
 
 def execute(spec: RunSpec, devices_per_trial: int, trial: optuna.Trial | None = None) -> Outcome:

@@ -30,8 +30,9 @@ from rich.progress import (
 )
 
 from attnlab.sweeps import ledger
+from attnlab.sweeps.environment import STOPPED_STATUS
 from attnlab.sweeps.placement import Placement
-from attnlab.sweeps.worker import INTERRUPTED_STATUS, interrupted_once
+from attnlab.sweeps.worker import INTERRUPTED_STATUS, STOP_MARK, interrupted_once
 from attnlab.sweeps.worker_spec import WorkerSpec
 
 WORKER_LOG_ROOT = Path("runs/workers")
@@ -65,6 +66,13 @@ class WorkerProcess:
             return None
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
         lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        if code == STOPPED_STATUS:  # its machine stopped it: the worker's one line says where and what to do
+            said = [line.split(STOP_MARK, 1)[1] for line in lines if STOP_MARK in line]
+            return f"worker {self.spec.slot} stopped: " + (
+                said[-1]
+                if said
+                else f"a full disk, a read-only filesystem or a missing permission (see {self.log_path})"
+            )
         return f"worker {self.spec.slot} {how}; end of {self.log_path}:\n  " + "\n  ".join(lines)
 
 
@@ -130,5 +138,5 @@ def run_workers(
             return INTERRUPTED_STATUS
     problems = [problem for problem in (worker.problem() for worker in workers) if problem]
     for problem in problems:
-        console.print(problem, markup=False, highlight=False)
+        console.print(problem, markup=False, highlight=False, soft_wrap=True)
     return 1 if problems else 0

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 
 from attnlab.errors import ConfigError
+from attnlab.sweeps.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
 from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
 from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
 
@@ -22,10 +23,13 @@ class LaunchOptions:
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     wandb: bool = False
     wandb_project: str | None = None
+    checkpoints: str = DEFAULT_KEPT
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ConfigError(f"--max-retries: {self.max_retries}; use 0 or more")
+        if self.checkpoints not in CHECKPOINT_CHOICES:
+            raise ConfigError(f"--checkpoints: {self.checkpoints!r}; use one of {', '.join(CHECKPOINT_CHOICES)}")
 
     def worker_spec(self, study: str, cell: str | None = None) -> WorkerSpec:
         """What every worker of this launch is told (its slot and threads are added per worker)."""
@@ -39,6 +43,7 @@ class LaunchOptions:
             wandb=self.wandb,
             wandb_project=self.wandb_project,
             cell=cell,
+            checkpoints=self.checkpoints,
         )
 
 
@@ -86,6 +91,13 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"seconds without a heartbeat after which a trial's worker counts as dead (default "
         f"{defaults.heartbeat.grace_s})",
     )
+    where.add_argument(
+        "--checkpoints",
+        choices=CHECKPOINT_CHOICES,
+        default=DEFAULT_KEPT,
+        help="what a complete trial keeps on disk: its best checkpoint (what explain loads), its last, or none "
+        f"(default {DEFAULT_KEPT}; last.ckpt exists while it trains, to resume from)",
+    )
     logging = parser.add_argument_group("Weights & Biases")
     logging.add_argument("--wandb", action="store_true", help="log every trial as a W&B run (grouped by study)")
     logging.add_argument("--wandb-project", help="W&B project (default: $WANDB_PROJECT, else attnlab)")
@@ -102,4 +114,5 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions:
         heartbeat=Heartbeat(args.heartbeat_interval, args.grace_period),
         wandb=args.wandb,
         wandb_project=args.wandb_project,
+        checkpoints=args.checkpoints,
     )

@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from attnlab.ablations.overrides import SEED_KEY
 from attnlab.errors import ConfigError
 from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end, standing
+from attnlab.sweeps.environment import STOPPED_REASON, EnvironmentStop
 from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
 from attnlab.sweeps.ledger import Progress
 from attnlab.sweeps.records import CellRecord
@@ -138,6 +139,9 @@ class SearchObjective:
         except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit; Optuna expects this
             mark_end(self.context.storage, trial_id, End.INTERRUPTED)
             raise KeyboardInterrupt from None
+        except EnvironmentStop as stop:  # a full disk: the trial is still to do once it is freed
+            mark_end(self.context.storage, trial_id, End.INTERRUPTED, STOPPED_REASON.format(stop))
+            raise
         done, value = finished_record(record, outcome, self.sweep.metric)
         if outcome.state == "pruned":
             reported = self.context.storage.get_trial(trial_id).intermediate_values

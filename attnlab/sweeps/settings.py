@@ -3,14 +3,18 @@
 Optuna creates a study atomically by name in every storage, so exactly one launcher creates it.
 That launcher alone writes the settings (the study or sweep definition, the profile's name and
 content, the ``--set`` overrides), the complete settings last, as one attribute. Every other
-launcher waits for that attribute and compares: different settings are a one-line error. Workers
-read their job from the stored settings, never from their own command line, so every trial of a
-study runs what the study was created with.
+launcher waits for that attribute and compares: different settings are a one-line error once a
+trial has a result. A study with no result yet and nothing running (e.g. every cell failed on a bad
+trainer setting) starts again under the new settings instead, and one line says so. Workers read
+their job from the stored settings, never from their own command line, so every trial of a study
+runs what the study was created with.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,12 +22,15 @@ from typing import Any
 import optuna
 from optuna.exceptions import DuplicatedStudyError
 from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
 from attnlab.errors import ConfigError
 
 SETTINGS_ATTR = "attnlab.settings"
 SETTINGS_WAIT_S = 30.0  # how long a launcher waits for the creating launcher to finish writing the settings
 _POLL_S = 0.2
+RESULTS = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that hold a result: their settings are kept for good
+_logger = logging.getLogger(__name__)
 
 
 def _as_stored(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,11 +74,43 @@ def _wait_for_settings(study: optuna.Study, url: str) -> dict[str, Any]:
 def _compare(study: optuna.Study, url: str, wanted: dict[str, Any]) -> optuna.Study:
     stored = _wait_for_settings(study, url)
     if stored != wanted:
-        raise ConfigError(
-            f"study {study.study_name!r} in {url} was created with other settings ({_difference(stored, wanted)}); "
-            "run it as created, or use another --storage"
-        )
+        raise _other_settings(study, url, stored, wanted)
     return study
+
+
+def _other_settings(study: optuna.Study, url: str, stored: dict[str, Any], wanted: dict[str, Any]) -> ConfigError:
+    results = len(study.get_trials(deepcopy=False, states=RESULTS))
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)))
+    held = f"{results} finished result{'s' * (results != 1)}" if results else f"{running} running trial(s)"
+    return ConfigError(
+        f"study {study.study_name!r} in {url} was created with other settings ({_difference(stored, wanted)}) and "
+        f"holds {held}; run it as created, or keep both: give the study another name (name: in its file) or "
+        "another --profile, or use another --storage"
+    )
+
+
+def _restart_if_without_results(
+    study: optuna.Study, storage: BaseStorage, url: str, wanted: dict[str, Any], validate: Callable[[], None]
+) -> bool:
+    """Drops a study created with other settings when none of its trials has a result or is running (once the
+    new settings passed ``validate``); False when the study has ``wanted`` and is kept."""
+    stored = _wait_for_settings(study, url)
+    if stored == wanted:
+        return False
+    if study.get_trials(deepcopy=False, states=(*RESULTS, TrialState.RUNNING, TrialState.WAITING)):
+        raise _other_settings(study, url, stored, wanted)
+    validate()
+    _logger.warning(
+        "study %r in %s has no finished result: starting it again with the new settings (%s; its %d earlier "
+        "attempt(s), none with a result, are dropped)",
+        study.study_name,
+        url,
+        _difference(stored, wanted),
+        len(study.trials),
+    )
+    with contextlib.suppress(KeyError):  # another launcher dropped it first
+        optuna.delete_study(study_name=study.study_name, storage=storage)
+    return True
 
 
 def open_study(
@@ -88,12 +127,16 @@ def open_study(
 
     ``before_create`` (the checks of the settings against the train config) runs only when the study
     is new: a study that exists with the same settings passed them when it was created. Raises
-    ``ConfigError`` when the study exists with other settings.
+    ``ConfigError`` when the study exists with other settings and holds a result or a running trial;
+    one without either starts again with ``settings``.
     """
     wanted = _as_stored(settings)
     if name in optuna.get_all_study_names(storage):
-        return _compare(optuna.load_study(study_name=name, storage=storage), url, wanted)
-    before_create()
+        study = optuna.load_study(study_name=name, storage=storage)
+        if not _restart_if_without_results(study, storage, url, wanted, before_create):
+            return study
+    else:
+        before_create()
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction=direction)
     except DuplicatedStudyError:  # another launcher created it meanwhile

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Iterator
 from types import FrameType
 
+from attnlab.sweeps.environment import STOPPED_STATUS, as_environment_stop
 from attnlab.sweeps.worker_spec import WorkerContext, WorkerSpec
 
 INTERRUPTED_STATUS = 130
+STOP_MARK = "worker stopped: "  # the line the launcher shows when the machine stopped a worker
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -71,6 +73,12 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted: the running attempt is left to do")
         return INTERRUPTED_STATUS
+    except Exception as error:
+        stop = as_environment_stop(error)
+        if stop is None:
+            raise
+        logging.getLogger(__name__).error("%s%s", STOP_MARK, stop)
+        return STOPPED_STATUS
     return 0
 
 

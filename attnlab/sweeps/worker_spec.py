@@ -11,6 +11,7 @@ import optuna
 from optuna.storages import BaseStorage
 
 from attnlab.sweeps.attempts import retry_lost_search_trials
+from attnlab.sweeps.checkpoints import DEFAULT_KEPT
 from attnlab.sweeps.settings import stored_settings
 from attnlab.sweeps.storage import Heartbeat, StaleTrialCallback, open_storage
 
@@ -36,6 +37,7 @@ class WorkerSpec:
     wandb_project: str | None = None
     cell: str | None = None  # train only this cell (a W&B sweep agent's run)
     slot: int = 0  # this worker's index in its launcher (offsets a seeded sampler)
+    checkpoints: str = DEFAULT_KEPT  # what a complete cell keeps: best, last or none
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -18,6 +18,8 @@ import lightning as L
 import torch
 import yaml
 from jsonargparse import ArgumentError, lazy_instance
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.accelerators import AcceleratorRegistry
 from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
@@ -30,6 +32,8 @@ DEFAULT_ROOT = "runs/train"
 TRAIN_DESCRIPTION = "Train one attention design on one dataset (-c config.yaml, dotted overrides, every Trainer flag)."
 LINKED_FROM_DATA = ("num_classes", "in_channels", "image_size")
 MODEL_FIELDS = ("attention.", "backbone.")
+# The Trainer settings that decide where a run runs; Lightning checks them against this machine.
+DEVICE_SETTINGS = ("accelerator", "devices", "strategy", "num_nodes", "precision", "plugins", "sync_batchnorm")
 
 # Arguments always come explicitly (after "train", or from a study); sys.argv holds other things.
 warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
@@ -79,6 +83,7 @@ class AttnlabCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
+        check_trainer_settings(trainer_config)
         callbacks = list(trainer_config.get("callbacks") or []) + self._extra_callbacks
         wants_bar = trainer_config.get("enable_progress_bar") is not False
         if wants_bar and not any(isinstance(callback, ProgressBar) for callback in callbacks):
@@ -106,6 +111,54 @@ class _ValidatingCLI(AttnlabCLI):
             self.config_init = self.parser.instantiate_classes(self.config)
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")
+        check_trainer_settings(self._get(self.config_init, "trainer", default={}))
+
+
+def _check_accelerator(accelerator: Any) -> None:
+    registered = AcceleratorRegistry.available_accelerators()
+    if not isinstance(accelerator, str) or accelerator not in {*registered, "gpu"}:
+        return  # "auto", an Accelerator instance, or a name Lightning itself refuses below
+    here = sorted(name for name in registered if AcceleratorRegistry[name]["accelerator"].is_available())
+    wanted = {"cuda", "mps"} if accelerator == "gpu" else {accelerator}  # Lightning's "gpu" is either
+    if not wanted & set(here):
+        raise ConfigError(
+            f"trainer.accelerator: {accelerator!r} is not available on this machine; available: auto, {', '.join(here)}"
+        )
+
+
+def _setting_named_by(message: str) -> str:
+    for name in ("precision", "strategy", "devices", "accelerator", "num_nodes", "plugins"):
+        if name in message.lower():
+            return f"trainer.{name}"
+    return "trainer"
+
+
+def check_trainer_settings(trainer: Mapping[str, Any]) -> None:
+    """Refuses, in one line and before any compute, a Trainer setting that would fail every run on this machine:
+    an accelerator that is not here, devices it does not have, a precision or strategy it cannot run, no epochs."""
+    max_epochs = trainer.get("max_epochs")
+    if max_epochs is not None and max_epochs != -1 and max_epochs < 1:
+        raise ConfigError(f"trainer.max_epochs: {max_epochs}; use 1 or more, or -1 for no limit")
+    _check_accelerator(trainer.get("accelerator"))
+    chosen = {name: trainer[name] for name in DEVICE_SETTINGS if trainer.get(name) is not None}
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # "GPU available: ..." on every check
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            L.Trainer(
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                **chosen,
+            )
+    except (MisconfigurationException, ValueError, TypeError, ImportError) as error:
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"{_setting_named_by(reason)}: {reason}") from None
+    finally:
+        quiet.setLevel(level)
 
 
 def _summarise_parse_error(text: str) -> str:
