@@ -293,6 +293,7 @@ class RowDecision:
 class Schedule:
     """The replay of a study's looks from its stored results: decisions so far and the cells still to train."""
 
+    plan: SequentialPlan
     decisions: dict[str, RowDecision]
     todo: list[tuple[str, int]]  # (row, seed) of the current round not finished yet; empty when done
     round: int  # index of the look the todo cells complete (len(looks) when every look is taken)
@@ -321,7 +322,7 @@ def replay(plan: SequentialPlan, baselines: Mapping[str, str], value: CellValue)
         round_cells = [(row, seed) for seed in plan.seeds[previous:seeds] for row in active]
         todo = [cell for cell in round_cells if value(*cell) is None]
         if todo:
-            return Schedule(decisions, todo, look)
+            return Schedule(plan, decisions, todo, look)
         previous = seeds
         if not open_rows:
             break
@@ -342,7 +343,7 @@ def replay(plan: SequentialPlan, baselines: Mapping[str, str], value: CellValue)
         open_rows = [row for index, row in enumerate(open_rows) if result.verdict[index] == OPEN]
         if not open_rows:
             break
-    return Schedule(decisions, [], len(plan.looks))
+    return Schedule(plan, decisions, [], len(plan.looks))
 
 
 def _difference(value: CellValue, row: str, baseline: str, seed: int) -> float:
