@@ -346,6 +346,21 @@ def replay(plan: SequentialPlan, baselines: Mapping[str, str], value: CellValue)
     return Schedule(plan, decisions, [], len(plan.looks))
 
 
+def decision_text(schedule: Schedule, row: str, lower_is_better: bool) -> str:
+    """A row's sequential verdict in words, with the look that decided it (or why it is still open)."""
+    plan, decision = schedule.plan, schedule.decisions[row]
+    looks = len(plan.looks)
+    where = f"look {decision.look + 1}/{looks}, {plan.looks[decision.look]} seeds" if decision.look >= 0 else ""
+    if decision.verdict == BETTER_OR_WORSE:
+        better = (decision.mean < 0) == lower_is_better
+        return f"{'better' if better else 'worse'} (sequential, {where})"
+    if decision.verdict == EQUIVALENT:
+        return f"equivalent within ±{plan.margin:g} (sequential, {where})"
+    if schedule.finished:
+        return f"within noise at the maximum {plan.max_seeds} seeds (sequential)"
+    return f"open: look {schedule.round + 1}/{looks} running (sequential)"
+
+
 def _difference(value: CellValue, row: str, baseline: str, seed: int) -> float:
     ours, theirs = value(row, seed), value(baseline, seed)
     if ours is None or theirs is None:  # a cell outside the rounds this row took part in: no pair

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from attnlab.ablations import PAPER_COLUMNS
-from attnlab.ablations.sequential import BETTER_OR_WORSE, EQUIVALENT, Schedule, replay
+from attnlab.ablations.sequential import Schedule, decision_text, replay
 from attnlab.errors import ConfigError
 from attnlab.reports.cells import COMPLETE, MISSING, STATES, metric_columns
 from attnlab.reports.spec import StudySpec
@@ -139,18 +139,7 @@ def _sequential_columns(schedule: Schedule, spec: StudySpec, row: str) -> dict[s
     decision = schedule.decisions.get(row)
     if decision is None:
         return dict.fromkeys(SEQUENTIAL_COLUMNS, math.nan)
-    plan = spec.sequential
-    assert plan is not None
-    looks = len(plan.looks)
-    where = f"look {decision.look + 1}/{looks}, {plan.looks[decision.look]} seeds" if decision.look >= 0 else ""
-    if decision.verdict == BETTER_OR_WORSE:
-        text = f"{_direction_word(spec, decision.mean)} (sequential, {where})"
-    elif decision.verdict == EQUIVALENT:
-        text = f"equivalent within ±{plan.margin:g} (sequential, {where})"
-    elif schedule.finished:
-        text = f"within noise at the maximum {plan.max_seeds} seeds (sequential)"
-    else:
-        text = f"open: look {schedule.round + 1}/{looks} running (sequential)"
+    text = decision_text(schedule, row, lower_is_better=spec.direction == "minimize")
     values = (decision.look + 1, decision.pairs, decision.low, decision.high, text)
     return dict(zip(SEQUENTIAL_COLUMNS, values, strict=True))
 

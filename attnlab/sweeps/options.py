@@ -27,7 +27,7 @@ class LaunchOptions:
         if self.max_retries < 0:
             raise ConfigError(f"--max-retries: {self.max_retries}; use 0 or more")
 
-    def worker_spec(self, study: str, cell: str | None = None) -> WorkerSpec:
+    def worker_spec(self, study: str, cell: str | None = None, cells: list[str] | None = None) -> WorkerSpec:
         """What every worker of this launch is told (its slot and threads are added per worker)."""
         return WorkerSpec(
             storage=self.storage,
@@ -39,6 +39,7 @@ class LaunchOptions:
             wandb=self.wandb,
             wandb_project=self.wandb_project,
             cell=cell,
+            cells=cells,
         )
 
 
