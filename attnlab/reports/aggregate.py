@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from attnlab.ablations import PAPER_COLUMNS
@@ -131,7 +132,7 @@ def scheduled_cells(cells: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
     plan = schedule.plan
     due = set(schedule.todo) | {(row, seed) for row in spec.rows for seed in plan.seeds[: plan.first_look]}
     cell_keys = zip(cells["row"], cells["seed"], strict=True)
-    keep = (cells["state"] != MISSING) | [key in due for key in cell_keys]
+    keep = (cells["state"] != MISSING).to_numpy() | np.array([key in due for key in cell_keys], dtype=bool)
     return cells[keep].reset_index(drop=True)
 
 
