@@ -121,7 +121,7 @@ def test_a_resumed_launcher_continues_the_same_schedule(tmp_path: Path) -> None:
 def test_another_plan_is_refused(tmp_path: Path) -> None:
     session = _session(tmp_path / "a.journal")
     _run(session, FakeWorkers(session, stop_after=0), UNTIL)
-    with pytest.raises(ConfigError, match="--max-seeds 8 --seeds-per-round 1 --margin 0.5"):
+    with pytest.raises(ConfigError, match=r"--max-seeds 8 --seeds-per-round 1 --margin 0\.5"):
         _run(session, FakeWorkers(session), UntilDecided(max_seeds=10, margin=0.5, step=1))
 
 
