@@ -56,7 +56,8 @@ def calibrated_bounds(looks: Sequence[int], alpha: float, *, known_variance: boo
     joint law of the t statistics of one growing sample has no closed form and does not depend on
     the noise's scale, so it is simulated once (seeded) on standard normal paths. Looks whose
     spending is too small to simulate get the exact marginal quantile instead (which spends at most
-    that much), and later looks are fitted to the cumulative spending, so nothing is lost.
+    that much), as does the first look, whose marginal law is exact; later looks are fitted to the
+    cumulative spending, so nothing is lost.
     """
     looks = np.asarray(looks)
     spent = obrien_fleming_spending(looks / looks[-1], alpha)
@@ -80,7 +81,7 @@ def calibrated_bounds(looks: Sequence[int], alpha: float, *, known_variance: boo
         exits = round(spent[look] * CALIBRATION_PATHS) - (CALIBRATION_PATHS - int(surviving.sum()))
         if seeds < 2 and not known_variance:
             bounds[look] = math.inf
-        elif exits < _MIN_SIMULATED_EXITS:
+        elif look == 0 or exits < _MIN_SIMULATED_EXITS:  # the first look's marginal law is its exact law
             increment = spent[look] - (spent[look - 1] if look else 0.0)
             marginal = stats.norm if known_variance else stats.t(seeds - 1)
             bounds[look] = marginal.isf(increment / 2) if increment > 0 else math.inf
@@ -177,7 +178,8 @@ class SequentialPlan:
         margin = f", equivalence margin ±{self.margin:g}" if self.margin is not None else ""
         return (
             f"{METHOD}; looks at {', '.join(map(str, self.looks))} seeds, α = {self.alpha:g} familywise "
-            f"(α = {self.alpha_per_row:.4g} per row, Bonferroni over {self.compared_rows} rows){margin}"
+            f"(α = {self.alpha_per_row:.4g} per row, Bonferroni over {self.compared_rows} compared "
+            f"row{'s' if self.compared_rows != 1 else ''}){margin}"
         )
 
     def to_dict(self) -> dict[str, Any]:
