@@ -149,12 +149,12 @@ def paper_table(
     ]
     if holm_adjusted:
         columns.append(("p (Holm)", True, lambda row: _p_text(row["paired.p_holm"])))
-    columns += power_columns(summary, effect, margin)
     columns += [
         ("Verdict", False, lambda row: row["verdict"]),
         ("Time overhead", True, lambda row: _time_overhead(row["time_ratio"])),
         ("Cells", True, _cells_done),
     ]
+    columns += power_columns(summary, effect, margin)  # what the seeds can tell, after the established columns
     return _build(summary, columns)
 
 
