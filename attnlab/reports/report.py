@@ -125,7 +125,8 @@ class Report:
                 f"Verdicts are sequential (attnlab ablate --until-decided --max-seeds {plan.max_seeds}): "
                 f"{plan.describe()}. 'Δ repeated CI' is the row's 1 − α repeated confidence interval at its last "
                 "look: 'better'/'worse' when it excludes 0, 'equivalent' when the 1 − 2α one lies inside the margin; "
-                "this holds its error rates although seeds were added until decided."
+                "this holds its error rates although seeds were added until decided. The fixed-sample columns (p, "
+                "Δ 95% CI, TOST p) are shown for reference only: they do not account for the looks."
             )
         return notes
 
