@@ -7,6 +7,7 @@ training; tests/sweep_processes/test_until_decided_processes.py runs it with rea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -19,7 +20,8 @@ from attnlab.ablations.sequential import BETTER_OR_WORSE, EQUIVALENT, OPEN
 from attnlab.errors import ConfigError
 from attnlab.reports.aggregate import aggregate, scheduled_cells
 from attnlab.reports.cells import cell_frame
-from attnlab.reports.spec import StudySpec
+from attnlab.reports.report import build_report, write_report
+from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.sweeps.ablation import UntilDecided
 from attnlab.sweeps.attempts import CELL_ATTR
 from attnlab.sweeps.records import CellRecord
@@ -144,3 +146,11 @@ def test_report_reads_the_sequential_verdicts(tmp_path: Path) -> None:
     assert summary.loc["same", "verdict"].startswith("equivalent within ±0.5 (sequential")
     assert summary.loc["noisy", "verdict"] == "within noise at the maximum 8 seeds (sequential)"
     assert summary.loc["worse", "seq.ci_low"] > 0
+
+    report = build_report(LoadedStudy(spec, records, "synthetic"), effect=0.5)
+    write_report(report, tmp_path / "report")
+    rows = {row["row"]: row for row in json.loads((tmp_path / "report" / "summary.json").read_text())["rows"]}
+    assert rows["same"]["seq.verdict"] == summary.loc["same", "verdict"] and rows["same"]["paired.mdd"] > 0
+    assert rows["noisy"]["paired.seeds_needed"] > 8
+    assert "Δ repeated CI" in (tmp_path / "report" / "report.html").read_text()
+    assert "seq.ci_low" in (tmp_path / "report" / "summary.csv").read_text().splitlines()[0]

@@ -79,11 +79,15 @@ def run_rounds(
     run_round: Callable[[list[str]], int],
     console: Console,
 ) -> tuple[int, Schedule]:
-    """Runs rounds until the schedule is finished; ``run_round(cells)`` trains them (its exit status)."""
-    plan = recorded_plan(session, plan)
+    """Runs rounds until the schedule is finished; ``run_round(cells)`` trains them (its exit status).
+
+    The stored plan is checked again every round: of two launchers that first stored different
+    plans at the same moment, the one whose plan was overwritten stops at its next round.
+    """
     baselines = study_baselines(definition)
     every_cell = [cell_name(row, seed) for seed in plan.seeds for row in definition.rows]
     while True:
+        plan = recorded_plan(session, plan)
         schedule = replay(plan, baselines, stored_values(session, every_cell, max_retries))
         if schedule.finished:
             return 0, schedule
