@@ -42,6 +42,11 @@ _STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _MAX_SEED = 2**32 - 1  # what seed_everything accepts
 
 
+def cell_name(row: str, seed: int) -> str:
+    """How trials and runs name a cell: ``ROW/seedN``."""
+    return f"{row}/seed{seed}"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One training of a study: a row at a seed, with the exact overrides the run gets on top of the profile."""
@@ -55,7 +60,7 @@ class Cell:
     @property
     def name(self) -> str:
         """How trials and runs are named: ``ROW/seedN``."""
-        return f"{self.row}/seed{self.seed}"
+        return cell_name(self.row, self.seed)
 
 
 @dataclass(frozen=True)
@@ -203,11 +208,12 @@ class StudyDefinition:
             f"or drop {', '.join(self.compare_within)} from compare_within"
         )
 
-    def cells(self, overrides: Mapping[str, Any] | None = None) -> list[Cell]:
+    def cells(self, overrides: Mapping[str, Any] | None = None, seeds: tuple[int, ...] | None = None) -> list[Cell]:
         """Every row at every seed, seed by seed: a study stopped half-way still has each row at the first seeds.
 
         ``overrides`` (``--set``, parsed by ``parse_set_options``) win over the row patch, which
-        wins over the base; the cell's seed comes last.
+        wins over the base; the cell's seed comes last. ``seeds`` replaces the study's own (the
+        extra seeds of ``--until-decided``).
         """
         extra = flatten_overrides(overrides, "--set")
         if SEED_KEY in extra:
@@ -220,7 +226,7 @@ class StudyDefinition:
                 axes=dict(spec.axes),
                 overrides=layer_overrides([self.base, spec.patch, extra, {SEED_KEY: seed}]),
             )
-            for seed in self.seeds
+            for seed in (self.seeds if seeds is None else seeds)
             for row, spec in self.rows.items()
         ]
 

@@ -7,9 +7,14 @@ same command on several machines against one ``--storage postgresql://…`` and 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from attnlab.ablations import parse_set_options
 from attnlab.cli.output import stdout_console
+from attnlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from attnlab.sweeps.ablation import UntilDecided
 
 HELP = "run every cell (row x seed) of a study on Optuna storage, resumable"
 
@@ -26,8 +31,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cell", metavar="ROW/seedN", help="train only this cell (what a W&B sweep agent runs), in one worker"
     )
+    decided = parser.add_argument_group("seeds until decided")
+    decided.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="after the study's seeds, add seeds in rounds only to rows whose verdict is still open (neither a "
+        "significant difference nor equivalence), until all are decided or reach --max-seeds; group-sequential "
+        "rule (Lan-DeMets O'Brien-Fleming alpha spending), valid under this optional stopping",
+    )
+    decided.add_argument(
+        "--max-seeds", type=int, metavar="N", help="seeds a row may reach (needed with --until-decided)"
+    )
+    decided.add_argument(
+        "--margin",
+        type=float,
+        metavar="δ",
+        help="equivalence margin in the metric's units: a row within ±δ of its baseline is decided as equivalent",
+    )
+    decided.add_argument(
+        "--seeds-per-round", type=int, metavar="K", help="seeds added per round (default: the study's seed count)"
+    )
     add_launch_arguments(parser)
     return parser
+
+
+def until_decided(args: argparse.Namespace) -> UntilDecided | None:
+    """The --until-decided options, checked; None without the flag."""
+    from attnlab.sweeps.ablation import UntilDecided
+
+    if not args.until_decided:
+        given = [
+            flag
+            for flag, value in (
+                ("--max-seeds", args.max_seeds),
+                ("--margin", args.margin),
+                ("--seeds-per-round", args.seeds_per_round),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --until-decided")
+        return None
+    if args.max_seeds is None:
+        raise ConfigError("--until-decided: needs --max-seeds N, the most seeds a row may reach")
+    return UntilDecided(max_seeds=args.max_seeds, margin=args.margin, step=args.seeds_per_round)
 
 
 def main(argv: list[str]) -> int:
@@ -42,4 +89,5 @@ def main(argv: list[str]) -> int:
         launch_options(args),
         cell=args.cell,
         console=stdout_console(),
+        until_decided=until_decided(args),
     )

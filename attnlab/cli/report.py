@@ -40,6 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="holm",
         help="multiple-comparison correction of the verdicts across rows (default: %(default)s)",
     )
+    parser.add_argument(
+        "--effect",
+        type=float,
+        metavar="Δ",
+        help="also show how many seeds would detect a true difference of Δ (metric units) with 80%% power",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        metavar="δ",
+        help="equivalence margin: a row whose 90%% paired interval lies within ±δ is 'equivalent within δ' (TOST)",
+    )
     add_format_option(parser)
     return parser
 
@@ -67,7 +79,14 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from attnlab.reports.report import build_report, json_payload, terminal_text, write_report
 
-    report = build_report(load(args), baseline=args.baseline, metric=args.metric, correction=args.correction)
+    report = build_report(
+        load(args),
+        baseline=args.baseline,
+        metric=args.metric,
+        correction=args.correction,
+        effect=args.effect,
+        margin=args.margin,
+    )
     out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
     paths = write_report(report, out_dir)
     if args.format == "json":

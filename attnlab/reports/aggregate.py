@@ -11,17 +11,33 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from attnlab.ablations import PAPER_COLUMNS
+from attnlab.ablations.sequential import Schedule, decision_text, replay
 from attnlab.errors import ConfigError
-from attnlab.reports.cells import COMPLETE, STATES, metric_columns
+from attnlab.reports.cells import COMPLETE, MISSING, STATES, metric_columns
 from attnlab.reports.spec import StudySpec
-from attnlab.reports.stats import ALPHA, holm, paired_t_test, seed_interval
+from attnlab.reports.stats import (
+    ALPHA,
+    detectable_difference,
+    equivalence_test,
+    holm,
+    paired_t_test,
+    probability_of_improvement,
+    seed_interval,
+    seeds_needed,
+)
 
 CORRECTIONS = ("holm", "none")
 PAPER_KEYS = tuple(PAPER_COLUMNS)  # the paper's numbers a study row may carry: top1_err, params_m, ...
 PAIRED_COLUMNS = ("paired.n", "paired.diff", "paired.ci_low", "paired.ci_high", "paired.p")
+# What the seeds can tell: the paired differences' spread, the smallest difference detectable with it, the
+# seeds a difference of --effect needs, P(row better than baseline), and the --margin equivalence test.
+POWER_COLUMNS = ("paired.std", "paired.mdd", "paired.seeds_needed", "poi", "poi.ci_low", "poi.ci_high")
+EQUIVALENCE_COLUMNS = ("tost.ci_low", "tost.ci_high", "tost.p", "tost.equivalent")
+SEQUENTIAL_COLUMNS = ("seq.look", "seq.pairs", "seq.ci_low", "seq.ci_high", "seq.verdict")
 
 
 def format_p(p_value: float) -> str:
@@ -39,13 +55,30 @@ def _metric_stats(complete: pd.DataFrame, metric: str) -> dict[str, Any]:
     }
 
 
-def _paired(row_cells: pd.DataFrame, baseline_cells: pd.DataFrame, metric: str) -> dict[str, Any]:
-    """Row minus baseline on the seeds both completed."""
+def _paired(
+    row_cells: pd.DataFrame, baseline_cells: pd.DataFrame, spec: StudySpec, effect: float | None, margin: float | None
+) -> dict[str, Any]:
+    """Row minus baseline on the seeds both completed: the paired test, what it can detect, P(better), TOST."""
+    metric = spec.metric
     ours = row_cells.dropna(subset=[metric]).set_index("seed")[metric]
     theirs = baseline_cells.dropna(subset=[metric]).set_index("seed")[metric]
     seeds = sorted(set(ours.index) & set(theirs.index))
-    test = paired_t_test([ours[seed] for seed in seeds], [theirs[seed] for seed in seeds])
-    return dict(zip(PAIRED_COLUMNS, (test.n_pairs, test.mean_diff, test.low, test.high, test.p_value), strict=True))
+    treatment, control = [ours[seed] for seed in seeds], [theirs[seed] for seed in seeds]
+    test = paired_t_test(treatment, control)
+    summary = dict(zip(PAIRED_COLUMNS, (test.n_pairs, test.mean_diff, test.low, test.high, test.p_value), strict=True))
+    spread = seed_interval([a - b for a, b in zip(treatment, control, strict=True)]).std
+    improvement = probability_of_improvement(treatment, control, lower_is_better=spec.direction == "minimize")
+    needed = seeds_needed(effect, spread) if effect is not None else math.nan
+    power = (spread, detectable_difference(len(seeds), spread), needed, *vars(improvement).values())
+    summary |= dict(zip(POWER_COLUMNS, power, strict=True))
+    if margin is not None:
+        tost = equivalence_test([a - b for a, b in zip(treatment, control, strict=True)], margin)
+        summary |= dict(zip(EQUIVALENCE_COLUMNS, (tost.low, tost.high, tost.p_value, tost.equivalent), strict=True))
+    return summary
+
+
+def _direction_word(spec: StudySpec, difference: float) -> str:
+    return "better" if (difference < 0) == (spec.direction == "minimize") else "worse"
 
 
 def _verdict(summary_row: pd.Series, spec: StudySpec, p_column: str) -> str:
@@ -62,15 +95,72 @@ def _verdict(summary_row: pd.Series, spec: StudySpec, p_column: str) -> str:
     if math.isnan(p_value):
         return "n/a: the same difference on every seed (no noise estimate)"
     label = "p_Holm" if p_column == "paired.p_holm" else "p"
+    equivalent = summary_row.get("tost.equivalent") is True
+    margin_text = (
+        f"equivalent within ±{summary_row['tost.margin']:g} (TOST p={format_p(summary_row['tost.p'])})"
+        if equivalent
+        else ""
+    )
     if p_value >= ALPHA:
-        return f"within noise ({label}={format_p(p_value)})"
-    lower_is_better = spec.direction == "minimize"
-    better = (summary_row["paired.diff"] < 0) == lower_is_better
-    return f"{'better' if better else 'worse'} ({label}={format_p(p_value)})"
+        return margin_text if equivalent else f"within noise ({label}={format_p(p_value)})"
+    word = _direction_word(spec, summary_row["paired.diff"])
+    return f"{word} ({label}={format_p(p_value)})" + (f"; {margin_text}" if equivalent else "")
 
 
-def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") -> pd.DataFrame:
-    """One summary row per study row: cell counts, mean/std/CI of each metric, cost, paired test, verdict."""
+def sequential_schedule(cells: pd.DataFrame, spec: StudySpec) -> Schedule | None:
+    """The seeds-until-decided replay on the report's cells (the launcher's own rule); None without a plan."""
+    if spec.sequential is None:
+        return None
+    by_cell = cells.set_index(["row", "seed"])
+
+    def value(row: str, seed: int) -> float | None:
+        if (row, seed) not in by_cell.index:
+            return None
+        cell = by_cell.loc[(row, seed)]
+        if cell["state"] == COMPLETE:
+            return float(cell[spec.metric])
+        return math.nan if cell["state"] == "failed" else None
+
+    return replay(spec.sequential, spec.baseline_map(), value)
+
+
+def scheduled_cells(cells: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
+    """A sequential study's cells without the missing ones its rounds never asked for (rows decided early)."""
+    schedule = sequential_schedule(cells, spec)
+    if schedule is None:
+        return cells
+    plan = schedule.plan
+    due = set(schedule.todo) | {(row, seed) for row in spec.rows for seed in plan.seeds[: plan.first_look]}
+    cell_keys = zip(cells["row"], cells["seed"], strict=True)
+    keep = (cells["state"] != MISSING).to_numpy() | np.array([key in due for key in cell_keys], dtype=bool)
+    return cells[keep].reset_index(drop=True)
+
+
+def _sequential_columns(schedule: Schedule, spec: StudySpec, row: str) -> dict[str, Any]:
+    decision = schedule.decisions.get(row)
+    if decision is None:
+        return dict.fromkeys(SEQUENTIAL_COLUMNS, math.nan)
+    text = decision_text(schedule, row, lower_is_better=spec.direction == "minimize")
+    values = (decision.look + 1, decision.pairs, decision.low, decision.high, text)
+    return dict(zip(SEQUENTIAL_COLUMNS, values, strict=True))
+
+
+def aggregate(
+    cells: pd.DataFrame,
+    spec: StudySpec,
+    correction: str = "holm",
+    *,
+    effect: float | None = None,
+    margin: float | None = None,
+) -> pd.DataFrame:
+    """One summary row per study row: cell counts, mean/std/CI of each metric, cost, paired test, verdict.
+
+    ``effect``: also the seeds a true difference of that size needs; ``margin``: the equivalence
+    test within ±margin. A study run with ``--until-decided`` takes its verdict from the sequential rule.
+    """
+    for flag, value in (("--effect", effect), ("--margin", margin)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag}: {value!r}; use a positive number in the units of the metric")
     if correction not in CORRECTIONS:
         raise ConfigError(f"--correction: {correction!r} is not valid; use one of {', '.join(CORRECTIONS)}")
     metrics = metric_columns(cells)
@@ -90,9 +180,12 @@ def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") ->
         for cost in ("params", "gmacs", "train_images_per_s", "peak_memory_mb"):
             summary[cost] = row_complete[cost].mean()
         if baseline is None or baseline == row:
-            summary |= dict.fromkeys(PAIRED_COLUMNS, math.nan)
+            summary |= dict.fromkeys(PAIRED_COLUMNS + POWER_COLUMNS, math.nan)
+            summary |= dict.fromkeys(EQUIVALENCE_COLUMNS, math.nan) if margin is not None else {}
         else:
-            summary |= _paired(row_complete, complete[complete["row"] == baseline], spec.metric)
+            summary |= _paired(row_complete, complete[complete["row"] == baseline], spec, effect, margin)
+        if margin is not None:
+            summary["tost.margin"] = margin
         summary |= {f"paper.{key}": spec.paper.get(row, {}).get(key, math.nan) for key in PAPER_KEYS}
         rows.append(summary)
     frame = pd.DataFrame(rows)
@@ -104,4 +197,10 @@ def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") ->
     frame.loc[compared, "paired.p_holm"] = holm(frame.loc[compared, "paired.p"].tolist())
     p_column = "paired.p_holm" if correction == "holm" else "paired.p"
     frame["verdict"] = [_verdict(summary_row, spec, p_column) for _, summary_row in frame.iterrows()]
+    schedule = sequential_schedule(cells, spec)
+    if schedule is not None:
+        sequential = pd.DataFrame([_sequential_columns(schedule, spec, row) for row in frame["row"]])
+        frame[list(SEQUENTIAL_COLUMNS)] = sequential.to_numpy()
+        decided = frame["seq.verdict"].notna()
+        frame.loc[decided, "verdict"] = frame.loc[decided, "seq.verdict"]
     return frame

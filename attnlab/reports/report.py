@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 
 from attnlab.errors import ConfigError
-from attnlab.reports.aggregate import aggregate
+from attnlab.reports.aggregate import aggregate, scheduled_cells
 from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
 from attnlab.reports.html import HtmlSection, render_html
 from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.reports.stats import ALPHA, CONFIDENCE
+from attnlab.reports.stats import ALPHA, CONFIDENCE, POWER
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
@@ -34,6 +34,8 @@ class Report:
     cells: pd.DataFrame
     summary: pd.DataFrame
     correction: str
+    effect: float | None = None  # --effect: the difference whose seeds-needed figure is shown
+    margin: float | None = None  # --margin: the equivalence margin of the TOST column
 
     @property
     def title(self) -> str:
@@ -82,6 +84,7 @@ class Report:
                 f"Verdict at α = {ALPHA:.2f} on unadjusted p-values: with {compared} rows compared, about "
                 f"{ALPHA * compared:.2f} 'better'/'worse' verdicts are expected by chance alone (--correction holm)."
             )
+        notes += self._power_notes()
         notes.append(
             "GFLOPs are multiply-accumulates (GMACs) of one forward pass at the data's image size, as in the paper. "
             "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
@@ -94,6 +97,39 @@ class Report:
             )
         return notes
 
+    def _power_notes(self) -> list[str]:
+        """How to read what the seeds can tell: MDD, seeds needed, P(better), TOST, the sequential rule."""
+        notes = [
+            f"MDD: the smallest true difference the paired t-test would detect with {POWER:.0%} power at α = "
+            f"{ALPHA:.2f} (two-sided, per comparison) with this row's seed pairs and paired-difference spread."
+        ]
+        if self.effect is not None:
+            notes.append(
+                f"Seeds for Δ={self.effect:g}: seed pairs needed to detect a true difference of {self.effect:g} with "
+                f"{POWER:.0%} power at α = {ALPHA:.2f}, if the paired-difference spread stays as measured."
+            )
+        notes.append(
+            "P(better): probability of improvement as rliable defines it, P(row's run beats the baseline's run) "
+            f"over every pair of matched seeds (ties ½), with a {CONFIDENCE:.0%} percentile bootstrap interval "
+            "resampling seeds (seeded)."
+        )
+        if self.margin is not None:
+            notes.append(
+                f"Equivalence (--margin {self.margin:g}): two one-sided tests at α = {ALPHA:.2f}; a row whose "
+                f"{1 - 2 * ALPHA:.0%} paired interval lies inside ±{self.margin:g} is 'equivalent within "
+                f"±{self.margin:g}', a result, unlike 'within noise'."
+            )
+        plan = self.spec.sequential
+        if plan is not None:
+            notes.append(
+                f"Verdicts are sequential (attnlab ablate --until-decided --max-seeds {plan.max_seeds}): "
+                f"{plan.describe()}. 'Δ repeated CI' is the row's 1 − α repeated confidence interval at its last "
+                "look: 'better'/'worse' when it excludes 0, 'equivalent' when the 1 − 2α one lies inside the margin; "
+                "this holds its error rates although seeds were added until decided. The fixed-sample columns (p, "
+                "Δ 95% CI, TOST p) are shown for reference only: they do not account for the looks."
+            )
+        return notes
+
     def _baseline_text(self) -> str:
         baselines = self.summary["baseline"].dropna().unique()
         return f"'{baselines[0]}'" if len(baselines) == 1 else "each row's own, column 'Baseline'"
@@ -101,20 +137,41 @@ class Report:
     def tables(self) -> tuple[Table, Table]:
         """The paper-style results table and the per-cell table."""
         metrics = metric_columns(self.cells)
-        results = paper_table(self.summary, self.spec, metrics, holm_adjusted=self.correction == "holm")
+        results = paper_table(
+            self.summary, self.spec, metrics, self.correction == "holm", effect=self.effect, margin=self.margin
+        )
         return results, cells_table(self.cells, self.spec, metrics)
 
 
 def build_report(
-    loaded: LoadedStudy, *, baseline: str | None = None, metric: str | None = None, correction: str = "holm"
+    loaded: LoadedStudy,
+    *,
+    baseline: str | None = None,
+    metric: str | None = None,
+    correction: str = "holm",
+    effect: float | None = None,
+    margin: float | None = None,
 ) -> Report:
-    """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError)."""
+    """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError).
+
+    A sequential study's equivalence margin is its plan's unless ``margin`` is given.
+    """
     spec = loaded.spec.including(loaded.records).with_choices(baseline=baseline, metric=metric)
     if not spec.rows:
         raise ConfigError(f"{loaded.source}: study {spec.name} has no cells yet; nothing to report")
-    cells = cell_frame(loaded.records, spec)
-    summary = aggregate(cells, spec, correction)
-    return Report(spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction)
+    if margin is None and spec.sequential is not None:
+        margin = spec.sequential.margin
+    cells = scheduled_cells(cell_frame(loaded.records, spec), spec)
+    summary = aggregate(cells, spec, correction, effect=effect, margin=margin)
+    return Report(
+        spec=spec,
+        source=loaded.source,
+        cells=cells,
+        summary=summary,
+        correction=correction,
+        effect=effect,
+        margin=margin,
+    )
 
 
 def terminal_text(report: Report) -> str:
@@ -145,6 +202,10 @@ def json_payload(report: Report) -> dict[str, Any]:
         "baseline": report.spec.baseline,
         "confidence": CONFIDENCE,
         "correction": report.correction,
+        "power": POWER,
+        "effect": report.effect,
+        "margin": report.margin,
+        "sequential": None if report.spec.sequential is None else report.spec.sequential.describe(),
         "status": report.status,
         "partial": report.partial,
         "cells": counts | {"expected": len(report.cells)},

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from attnlab.ablations.sequential import SequentialPlan
 from attnlab.errors import ConfigError
 from attnlab.sweeps.records import CellRecord
 
@@ -36,9 +37,13 @@ class StudySpec:
     # Rows compared with another row than ``baseline`` (a study's ``compare_within``: same backbone).
     row_baselines: Mapping[str, str] = field(default_factory=dict)
     paper: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # The seeds-until-decided plan the study ran under (``attnlab ablate --until-decided``), if any.
+    sequential: SequentialPlan | None = None
 
     @classmethod
-    def from_definition(cls, definition: Any, profile: str | None) -> StudySpec:
+    def from_definition(
+        cls, definition: Any, profile: str | None, sequential: SequentialPlan | None = None
+    ) -> StudySpec:
         """From an ``attnlab.ablations.StudyDefinition`` (rows keyed by name, in table order)."""
         rows = tuple(definition.rows)
         baselines = {row: definition.baseline_for(row) for row in rows}
@@ -52,6 +57,7 @@ class StudySpec:
             baseline=definition.baseline,
             row_baselines={row: of for row, of in baselines.items() if of != definition.baseline},
             paper={row: dict(numbers) for row, numbers in (definition.paper or {}).items()},
+            sequential=sequential,
         )
 
     @classmethod
@@ -90,7 +96,13 @@ class StudySpec:
             if baseline not in spec.rows:
                 raise ConfigError(f"--baseline: {baseline!r} is not a row of {spec.name}; rows: {', '.join(spec.rows)}")
             spec = dataclasses.replace(spec, baseline=baseline, row_baselines={})
+        if spec.sequential is not None and (spec.metric, spec.baseline_map()) != (self.metric, self.baseline_map()):
+            spec = dataclasses.replace(spec, sequential=None)  # the plan's looks were taken on other comparisons
         return spec
+
+    def baseline_map(self) -> dict[str, str]:
+        """Every row with the row it is compared with (a baseline with itself)."""
+        return {row: self.baseline_of(row) or row for row in self.rows}
 
     def baseline_of(self, row: str) -> str | None:
         """The row that ``row`` is compared with."""

@@ -99,7 +99,39 @@ def _with_paper(summary: pd.DataFrame, column: Column, key: str) -> list[Column]
     return [column, (f"{label} (paper)", True, lambda row: render(row[f"paper.{key}"]))]
 
 
-def paper_table(summary: pd.DataFrame, spec: StudySpec, metrics: list[str], holm_adjusted: bool) -> Table:
+def _improvement(row: pd.Series) -> str:
+    """P(row better than baseline) with its bootstrap interval."""
+    if _is_missing(row["poi"]):
+        return NOT_AVAILABLE
+    interval = "" if _is_missing(row["poi.ci_low"]) else f" [{row['poi.ci_low']:.2f}, {row['poi.ci_high']:.2f}]"
+    return f"{row['poi']:.2f}{interval}"
+
+
+def power_columns(summary: pd.DataFrame, effect: float | None, margin: float | None) -> list[Column]:
+    """What the seeds can tell: detectable difference, seeds for --effect, P(better), TOST, the sequential interval."""
+    columns: list[Column] = [
+        ("MDD", True, lambda row: _or_dash(lambda value: f"±{value:.2f}")(row["paired.mdd"])),
+    ]
+    if effect is not None:
+        columns.append((f"Seeds for Δ={effect:g}", True, lambda row: _count(row["paired.seeds_needed"])))
+    columns.append(("P(better) [95% CI]", True, _improvement))
+    if margin is not None:
+        columns.append((f"TOST p (±{margin:g})", True, lambda row: _p_text(row["tost.p"])))
+    if "seq.ci_low" in summary:
+        columns.append(
+            ("Δ repeated CI", True, lambda row: _interval(float(row["seq.ci_low"]), float(row["seq.ci_high"])))
+        )
+    return columns
+
+
+def paper_table(
+    summary: pd.DataFrame,
+    spec: StudySpec,
+    metrics: list[str],
+    holm_adjusted: bool,
+    effect: float | None = None,
+    margin: float | None = None,
+) -> Table:
     """Architecture | Param. | GFLOPs | Top-1 Err. | Top-5 Err. (each beside the paper's) | statistics | time."""
     columns: list[Column] = [("Architecture", False, lambda row: row["row"])]
     columns += _with_paper(summary, ("Param.", True, lambda row: format_params(row["params"])), "params_m")
@@ -122,6 +154,7 @@ def paper_table(summary: pd.DataFrame, spec: StudySpec, metrics: list[str], holm
         ("Time overhead", True, lambda row: _time_overhead(row["time_ratio"])),
         ("Cells", True, _cells_done),
     ]
+    columns += power_columns(summary, effect, margin)  # what the seeds can tell, after the established columns
     return _build(summary, columns)
 
 

@@ -8,17 +8,20 @@ share the work (see :mod:`attnlab.sweeps.ledger`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 
-from attnlab.ablations import load_study, validate_study
+from attnlab.ablations import StudyDefinition, load_study, validate_study
+from attnlab.ablations.sequential import SequentialPlan
 from attnlab.errors import ConfigError
 from attnlab.sweeps.launcher import run_workers
 from attnlab.sweeps.ledger import Ledger, Progress
 from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.placement import plan_placement
+from attnlab.sweeps.placement import Placement, plan_placement
 from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
+from attnlab.sweeps.rounds import decision_lines, run_rounds
 from attnlab.sweeps.session import Session, open_session, profile_settings
 from attnlab.sweeps.storage import optuna_study_name
 
@@ -41,6 +44,21 @@ def all_failed(progress: Progress) -> bool:
     return progress.total > 0 and progress.failed == progress.total
 
 
+@dataclass(frozen=True)
+class UntilDecided:
+    """``--until-decided``: seeds for open rows up to ``max_seeds``, ``step`` a round, equivalence within ``margin``."""
+
+    max_seeds: int
+    margin: float | None = None
+    step: int | None = None
+
+    def plan(self, study: StudyDefinition) -> SequentialPlan:
+        compared = sum(study.baseline_for(row) != row for row in study.rows)
+        return SequentialPlan.for_study(
+            study.seeds, self.max_seeds, step=self.step, margin=self.margin, compared_rows=compared
+        )
+
+
 def run_ablation(
     study_ref: str,
     profile: str,
@@ -49,11 +67,19 @@ def run_ablation(
     *,
     cell: str | None = None,
     console: Console | None = None,
+    until_decided: UntilDecided | None = None,
 ) -> int:
-    """Trains every unfinished cell of ``study_ref`` under ``profile`` (or only ``cell``); the exit status."""
+    """Trains every unfinished cell of ``study_ref`` under ``profile`` (or only ``cell``); the exit status.
+
+    With ``until_decided``, trains in rounds: the study's seeds, then more seeds for the rows whose
+    verdict is still open (:mod:`attnlab.sweeps.rounds`).
+    """
     console = console or Console()
+    if cell is not None and until_decided is not None:
+        raise ConfigError("--cell and --until-decided: choose one; a single cell has no verdict to wait for")
     placement = plan_placement(1 if cell else options.workers, options.devices, options.devices_per_trial)
     study = load_study(study_ref)
+    plan = until_decided.plan(study) if until_decided is not None else None
     names = [each.name for each in study.cells(overrides)]
     if cell is not None and cell not in names:
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
@@ -65,6 +91,8 @@ def run_ablation(
     session: Session = open_session(
         options, name, study.direction, settings, attrs, validate=lambda: validate_study(study, profile, overrides)
     )
+    if plan is not None:
+        return _run_until_decided(session, study, plan, name, placement, options, console)
     wanted = [cell] if cell else names
 
     def ledger() -> Ledger:
@@ -82,4 +110,29 @@ def run_ablation(
         console.print(line, markup=False, highlight=False)
     if status == 0 and (not final.finished or all_failed(final.progress())):
         return 1  # cells left (e.g. a worker crashed: running again resumes), or not one cell trained
+    return status
+
+
+def _run_until_decided(
+    session: Session,
+    study: StudyDefinition,
+    plan: SequentialPlan,
+    name: str,
+    placement: Placement,
+    options: LaunchOptions,
+    console: Console,
+) -> int:
+    def run_round(cells: list[str]) -> int:
+        def progress() -> Progress:
+            trials = session.storage.get_all_trials(session.study_id, deepcopy=False)
+            return Ledger(cells, trials, options.max_retries).progress()
+
+        spec = options.worker_spec(name, cells=cells)
+        return run_workers(spec, placement.limited_to(len(cells)), progress, console)
+
+    status, schedule = run_rounds(session, study, plan, options.max_retries, run_round, console)
+    for line in decision_lines(schedule, study):
+        console.print(line, markup=False, highlight=False)
+    if status == 0:
+        console.print(f"every row decided or at {plan.max_seeds} seeds: attnlab report {study.name}", highlight=False)
     return status

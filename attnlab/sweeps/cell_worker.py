@@ -15,6 +15,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from attnlab.ablations import Cell, StudyDefinition
+from attnlab.ablations.sequential import PLAN_ATTR
 from attnlab.errors import ConfigError
 from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
 from attnlab.sweeps.checkpoints import keep_checkpoints
@@ -37,9 +38,11 @@ MAX_POLL_S = 5.0  # how often an idle worker looks again for cells freed by dead
 
 
 def study_cells(context: WorkerContext) -> dict[str, Cell]:
-    """The study's cells by name, rebuilt from the stored settings, seed by seed."""
+    """The study's cells by name, rebuilt from the stored settings (and the seeds-until-decided plan), seed by seed."""
     definition = StudyDefinition.from_dict(context.settings["definition"])
-    return {cell.name: cell for cell in definition.cells(context.settings["overrides"])}
+    plan = context.study.user_attrs.get(PLAN_ATTR)
+    seeds = tuple(plan["seeds"]) if plan else None
+    return {cell.name: cell for cell in definition.cells(context.settings["overrides"], seeds)}
 
 
 def _wandb_run(context: WorkerContext, cell: Cell, config: dict) -> WandbRun | None:
@@ -119,9 +122,9 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
 
 
 def run_cells(context: WorkerContext) -> None:
-    """Claims and trains cells until every cell (or the one ``--cell``) is finished."""
+    """Claims and trains cells until every cell (or the one ``--cell``, or the round's ``cells``) is finished."""
     cells = study_cells(context)
-    names = [context.spec.cell] if context.spec.cell else list(cells)
+    names = [context.spec.cell] if context.spec.cell else list(context.spec.cells or cells)
     lost_races = 0
     poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
     while True:

@@ -31,7 +31,7 @@ class LaunchOptions:
         if self.checkpoints not in CHECKPOINT_CHOICES:
             raise ConfigError(f"--checkpoints: {self.checkpoints!r}; use one of {', '.join(CHECKPOINT_CHOICES)}")
 
-    def worker_spec(self, study: str, cell: str | None = None) -> WorkerSpec:
+    def worker_spec(self, study: str, cell: str | None = None, cells: list[str] | None = None) -> WorkerSpec:
         """What every worker of this launch is told (its slot and threads are added per worker)."""
         return WorkerSpec(
             storage=self.storage,
@@ -44,6 +44,7 @@ class LaunchOptions:
             wandb_project=self.wandb_project,
             cell=cell,
             checkpoints=self.checkpoints,
+            cells=cells,
         )
 
 

@@ -36,6 +36,7 @@ class WorkerSpec:
     wandb: bool = False
     wandb_project: str | None = None
     cell: str | None = None  # train only this cell (a W&B sweep agent's run)
+    cells: list[str] | None = None  # train only these cells (a round of --until-decided)
     slot: int = 0  # this worker's index in its launcher (offsets a seeded sampler)
     checkpoints: str = DEFAULT_KEPT  # what a complete cell keeps: best, last or none
 

@@ -14,6 +14,7 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from attnlab.ablations.sequential import PLAN_ATTR, SequentialPlan
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.sweeps.attempts import CELL_ATTR, Standing, standing
@@ -85,8 +86,11 @@ def load_from_optuna(study: str, profile: str, url: str | None = None) -> Loaded
     optuna_study = optuna.load_study(study_name=name, storage=storage)
     records = [record for trial in optuna_study.get_trials(deepcopy=False) if (record := trial_record(trial))]
     definition = optuna_study.user_attrs.get(STUDY_DEFINITION_ATTR)
+    plan = optuna_study.user_attrs.get(PLAN_ATTR)
     spec = (
-        StudySpec.from_definition(StudyDefinition.from_dict(definition), profile)
+        StudySpec.from_definition(
+            StudyDefinition.from_dict(definition), profile, SequentialPlan.from_dict(plan) if plan else None
+        )
         if definition is not None
         else StudySpec.from_records(study, profile, records)
     )

@@ -1,0 +1,116 @@
+"""Seeds until decided (``attnlab ablate --until-decided``): rounds of extra seeds for the rows still open.
+
+A round is the cells the sequential rule (:mod:`attnlab.ablations.sequential`) asks for next: the
+study's own seeds first, then more seeds for each row whose verdict is still open and for its
+baseline. The launcher replays the rule on the stored results, runs the ordinary workers on the
+round's cells (exactly once, resumable, any number of launchers and workers, any storage), reads
+the results back and decides again, until every row is decided or has the maximum seeds. The
+schedule is a function of the stored results alone, so a resumed or a second launcher continues
+the same one. The plan is stored with the study at the first round; a later launch with another
+plan is refused, since changing the looks after seeing results would void the error rates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from optuna.trial import TrialState
+from rich.console import Console
+
+from attnlab.ablations import StudyDefinition
+from attnlab.ablations.definition import cell_name
+from attnlab.ablations.sequential import OPEN, PLAN_ATTR, CellValue, Schedule, SequentialPlan, decision_text, replay
+from attnlab.errors import ConfigError
+from attnlab.sweeps.attempts import CELL_ATTR
+from attnlab.sweeps.ledger import Ledger
+from attnlab.sweeps.session import Session
+
+_PLAN_FIELDS = ("seeds", "first_look", "step", "margin", "alpha", "compared_rows")
+
+
+def study_baselines(definition: StudyDefinition) -> dict[str, str]:
+    """Every row with the row it is compared with (a baseline with itself)."""
+    return {row: definition.baseline_for(row) for row in definition.rows}
+
+
+def recorded_plan(session: Session, plan: SequentialPlan) -> SequentialPlan:
+    """The study's stored plan: ``plan`` if it has none yet; a ConfigError if it has another."""
+    stored = session.study.user_attrs.get(PLAN_ATTR)
+    if stored is None:
+        session.study.set_user_attr(PLAN_ATTR, plan.to_dict())
+        stored = session.study.user_attrs[PLAN_ATTR]
+    wanted = plan.to_dict()
+    differing = [field for field in _PLAN_FIELDS if stored[field] != wanted[field]]
+    if differing:
+        then = SequentialPlan.from_dict(stored)
+        raise ConfigError(
+            f"--until-decided: study {session.study.study_name!r} runs under another plan ({', '.join(differing)} "
+            f"differ): run it with --max-seeds {then.max_seeds} --seeds-per-round {then.step}"
+            + (f" --margin {then.margin:g}" if then.margin is not None else "")
+        )
+    return SequentialPlan.from_dict(stored)
+
+
+def stored_values(session: Session, cells: list[str], max_retries: int) -> CellValue:
+    """(row, seed) -> the study's metric for a complete cell, NaN for one failed for good, None otherwise."""
+    trials = session.storage.get_all_trials(session.study_id, deepcopy=False)
+    ledger = Ledger(cells, trials, max_retries)
+    values = {
+        trial.system_attrs[CELL_ATTR]: float(trial.values[0])
+        for trial in trials
+        if trial.state == TrialState.COMPLETE and CELL_ATTR in trial.system_attrs
+    }
+
+    def value(row: str, seed: int) -> float | None:
+        name = cell_name(row, seed)
+        if name in values:
+            return values[name]
+        return math.nan if name in cells and ledger.is_failed(name) else None
+
+    return value
+
+
+def run_rounds(
+    session: Session,
+    definition: StudyDefinition,
+    plan: SequentialPlan,
+    max_retries: int,
+    run_round: Callable[[list[str]], int],
+    console: Console,
+) -> tuple[int, Schedule]:
+    """Runs rounds until the schedule is finished; ``run_round(cells)`` trains them (its exit status).
+
+    The stored plan is checked again every round: of two launchers that first stored different
+    plans at the same moment, the one whose plan was overwritten stops at its next round.
+    """
+    baselines = study_baselines(definition)
+    every_cell = [cell_name(row, seed) for seed in plan.seeds for row in definition.rows]
+    while True:
+        plan = recorded_plan(session, plan)
+        schedule = replay(plan, baselines, stored_values(session, every_cell, max_retries))
+        if schedule.finished:
+            return 0, schedule
+        todo = [cell_name(row, seed) for row, seed in schedule.todo]
+        still_open = sum(decision.verdict == OPEN for decision in schedule.decisions.values())
+        console.print(
+            f"round {schedule.round + 1}/{len(plan.looks)}: {len(todo)} cells to train "
+            f"({still_open} rows open, up to {plan.looks[schedule.round]} seeds)",
+            highlight=False,
+        )
+        status = run_round(todo)
+        if status != 0:
+            return status, schedule
+        after = replay(plan, baselines, stored_values(session, every_cell, max_retries))
+        if after.round == schedule.round and after.todo:  # workers ended with the round unfinished
+            return 1, after
+
+
+def decision_lines(schedule: Schedule, definition: StudyDefinition) -> list[str]:
+    """One line per compared row: its verdict so far."""
+    lower_is_better = definition.direction == "minimize"
+    lines = [f"sequential rule: {schedule.plan.describe()}"]
+    for row, decision in schedule.decisions.items():
+        interval = "" if math.isnan(decision.low) else f", Δ repeated CI [{decision.low:.2f}, {decision.high:.2f}]"
+        lines.append(f"  {row}: {decision_text(schedule, row, lower_is_better)}{interval}")
+    return lines
