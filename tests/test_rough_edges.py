@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from fixtures_data import write_cifar_folder, write_image_folder
@@ -15,7 +16,7 @@ from test_train import tiny_args
 
 from attnlab.cli.main import main
 from attnlab.datamodules import ImageFolderDataModule
-from attnlab.datamodules.cifar import CIFAR10
+from attnlab.datamodules.cifar import CIFAR10, read_batch_file
 from attnlab.sweeps.ablation import summary
 from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
 from attnlab.sweeps.ledger import Ledger
@@ -59,6 +60,15 @@ def test_a_crafted_cifar_batch_is_refused_and_its_payload_never_runs(
         "replace it with the official file"
     )
     assert not marker.exists()
+
+
+def test_batches_pickled_by_numpy_1_still_load(tmp_path: Path) -> None:
+    folder = write_cifar_folder(tmp_path, CIFAR10, per_train_file=4, test_count=4)
+    written = (folder / "test_batch").read_bytes()
+    assert b"numpy._core.multiarray\n_reconstruct" in written  # numpy 2's name; numpy 1 wrote numpy.core
+    (folder / "test_batch").write_bytes(written.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    images, labels = read_batch_file(folder / "test_batch", CIFAR10)
+    assert images.shape == (4, 3, 32, 32) and images.dtype == np.uint8 and labels.shape == (4,)
 
 
 def test_max_epochs_minus_one_is_refused_with_a_cosine_schedule(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,9 @@ HELP = "serve optuna-dashboard on the study storage, on localhost"
 class _InOrder(argparse.Action):
     """Stores the value and records the option's place on the command line."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None):
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
         setattr(namespace, self.dest, values)
         namespace.written = [*getattr(namespace, "written", []), self.dest]
 

@@ -67,6 +67,9 @@ CIFAR100 = CifarLayout(
 )
 
 
+NUMPY_RECONSTRUCT = np.zeros(0).__reduce__()[0]  # what an array's pickle calls, wherever this numpy keeps it
+
+
 class RefusedGlobalError(pickle.UnpicklingError):
     """A pickle names something other than what CIFAR files hold: the module.name it asked for."""
 
@@ -79,8 +82,8 @@ class BatchUnpickler(pickle.Unpickler):
     """
 
     ALLOWED: ClassVar[dict[tuple[str, str], object]] = {
-        ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
-        ("numpy._core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(0))[0],
+        ("numpy.core.multiarray", "_reconstruct"): NUMPY_RECONSTRUCT,
+        ("numpy._core.multiarray", "_reconstruct"): NUMPY_RECONSTRUCT,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): codecs.encode,
