@@ -307,3 +307,13 @@ def test_every_preset_has_its_source_in_the_code_and_the_design_doc() -> None:
     for preset in PRESETS:
         assert f"| `{preset}` |" in doc, preset
     assert "avg_pool2d(x, H, stride=H)" in doc and "avg_pool2d(x, H, stride=H)" in PRESET_SOURCES["bam-official"]
+
+
+@pytest.mark.parametrize("preset", ["eca", "gc", "gc-timm", "coord", "coord-timm", "cbam-light", "cbam-cifar"])
+def test_gradients_reach_every_parameter_of_one_block(preset: str) -> None:
+    """Past init (GC's zero last layer blocks everything before it only at the start), every weight learns."""
+    attention = build_attention(AttentionDesign(type=preset), 32).double().train()
+    _fill(attention)
+    attention(_input(32)).square().sum().backward()
+    for name, parameter in attention.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name

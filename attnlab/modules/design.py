@@ -138,7 +138,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "residual": True,
     },
     "bam": _BAM_PAPER,
-    # Released BAM: 1 + sigmoid(Mc * Ms), no final BN on either branch.
+    # Released BAM: 1 + sigmoid(Mc * Ms), no final BN on either branch. Not copied (see PRESET_SOURCES): its
+    # avg_pool2d(x, H, stride=H) bug on non-square maps, and biases before a BN (which cancels them).
     "bam-official": {
         **_BAM_PAPER,
         "combine": "product",

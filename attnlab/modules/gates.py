@@ -44,7 +44,9 @@ class ChannelGate(nn.Module):
     """``Mc(F)`` before the sigmoid: one MLP C → C/r → C shared by every pooled descriptor, outputs summed.
 
     The MLP runs once per descriptor (not on their sum), which is what the paper's equation says and what makes a
-    MAC counter charge the MLP once per pool, reproducing the paper's GFLOPs.
+    MAC counter charge the MLP once per pool, reproducing the paper's GFLOPs. ``channel_merge='before'`` runs it once
+    on the descriptors' mean instead (timm's light CBAM); ``channel_transform='conv1d'`` swaps the MLP for ECA's
+    conv; ``channel_pool`` may include GC's ``attention`` pooling.
     """
 
     def __init__(self, channels: int, design: AttentionDesign) -> None:
@@ -82,7 +84,11 @@ def _channel_mlp(channels: int, design: AttentionDesign, output_norm: bool) -> n
     """
     hidden = design.check_channels(channels)
     hidden_norm = design.mlp_hidden_norm
-    norm = {"bn": [nn.BatchNorm1d(hidden)], "ln": [nn.LayerNorm(hidden, eps=1e-6)], "none": []}[hidden_norm]
+    norm: list[nn.Module] = []
+    if hidden_norm == "bn":
+        norm.append(nn.BatchNorm1d(hidden))
+    elif hidden_norm == "ln":
+        norm.append(nn.LayerNorm(hidden, eps=1e-6))  # timm's LayerNorm2d eps
     return nn.Sequential(
         nn.Linear(channels, hidden, bias=design.mlp_bias and hidden_norm != "bn"),
         *norm,
