@@ -84,7 +84,7 @@ class CheapestCBAM(nn.Module):
         channel = self.fc2(F.relu(self.fc1(pooled))).view(2, n, c).sum(0)
         x = x * torch.sigmoid(channel)[:, :, None, None]
         maps = torch.cat([x.sum(1, keepdim=True) * (1.0 / c), x.amax(1, keepdim=True)], dim=1)
-        if h * w >= 64 and x.device.type == "cpu":
+        if h * w >= 25 and x.device.type == "cpu":
             maps = maps.contiguous(memory_format=torch.channels_last)
         return x * torch.sigmoid(self.conv(maps))
 

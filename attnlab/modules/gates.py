@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from attnlab.modules import gate_ops
 from attnlab.modules.design import AttentionDesign
 
 
@@ -42,8 +43,8 @@ SPATIAL_DESCRIPTORS: dict[str, Callable[[Tensor], Tensor]] = {
 class ChannelGate(nn.Module):
     """``Mc(F)`` before the sigmoid: one MLP C → C/r → C shared by every pooled descriptor, outputs summed.
 
-    The MLP runs once per descriptor (not on their sum), which is what the paper's equation says and what makes a
-    MAC counter charge the MLP once per pool, reproducing the paper's GFLOPs.
+    The MLP runs on every descriptor (not on their sum; in one call, stacked along the batch, when exact), which is
+    what the paper's equation says and what makes a MAC counter charge the MLP once per pool (the paper's GFLOPs).
     """
 
     def __init__(self, channels: int, design: AttentionDesign) -> None:
@@ -62,9 +63,8 @@ class ChannelGate(nn.Module):
         self.norm = nn.BatchNorm1d(channels) if output_norm else None
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.mlp(CHANNEL_DESCRIPTORS[self.pools[0]](x))
-        for pool in self.pools[1:]:
-            logits = logits + self.mlp(CHANNEL_DESCRIPTORS[pool](x))
+        descriptors = gate_ops.pooled(x, self.pools, (2, 3), CHANNEL_DESCRIPTORS, keepdim=False)
+        logits = gate_ops.shared_mlp(self.mlp, descriptors)
         if self.norm is not None:
             logits = self.norm(logits)
         return logits[:, :, None, None]
@@ -114,8 +114,9 @@ class PooledSpatialGate(SpatialGate):
 
     def branch(self, x: Tensor) -> Tensor:
         if self.compress is not None:
-            return self.conv(self.compress(x))
-        return self.conv(torch.cat([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools], dim=1))
+            return gate_ops.spatial_conv(self.conv, self.compress(x))
+        maps = gate_ops.pooled(x, self.pools, (1,), SPATIAL_DESCRIPTORS, keepdim=True)
+        return gate_ops.spatial_conv(self.conv, torch.cat(maps, dim=1))
 
 
 class BottleneckSpatialGate(SpatialGate):
