@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--num-classes", type=int, default=10)
-    parser.add_argument("--variants", default=",".join(["plain", *PRESETS.keys() - {"none"}, *REFERENCES]))
+    parser.add_argument("--variants", default=",".join(["plain", *(name for name in PRESETS if name != "none"), *REFERENCES]))
     parser.add_argument("--parts", default="alone,step", help="alone, step or both")
     parser.add_argument("--samples", type=int, default=9, help="rounds; each times every variant once")
     parser.add_argument("--min-sample-s", type=float, default=0.15, help="repeat a call until a sample is this long")
