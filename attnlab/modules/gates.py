@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from attnlab.modules import gate_ops
 from attnlab.modules.design import AttentionDesign
 from attnlab.modules.family_gates import AttentionPool, ChannelConv1d, CoordinateGate, EnergyGate, activation
 
@@ -43,10 +44,11 @@ SPATIAL_DESCRIPTORS: dict[str, Callable[[Tensor], Tensor]] = {
 class ChannelGate(nn.Module):
     """``Mc(F)`` before the sigmoid: one MLP C → C/r → C shared by every pooled descriptor, outputs summed.
 
-    The MLP runs once per descriptor (not on their sum), which is what the paper's equation says and what makes a
-    MAC counter charge the MLP once per pool, reproducing the paper's GFLOPs. ``channel_merge='before'`` runs it once
-    on the descriptors' mean instead (timm's light CBAM); ``channel_transform='conv1d'`` swaps the MLP for ECA's
-    conv; ``channel_pool`` may include GC's ``attention`` pooling.
+    The MLP runs on every descriptor (not on their sum; in one call, stacked along the batch, when exact), which is
+    what the paper's equation says and what makes a MAC counter charge the MLP once per pool (the paper's GFLOPs).
+    ``channel_merge='before'`` runs it once on the descriptors' mean instead (timm's light CBAM);
+    ``channel_transform='conv1d'`` swaps the MLP for ECA's conv; ``channel_pool`` may include GC's ``attention``
+    pooling.
     """
 
     def __init__(self, channels: int, design: AttentionDesign) -> None:
@@ -61,16 +63,18 @@ class ChannelGate(nn.Module):
             self.mlp = _channel_mlp(channels, design, output_norm)
         self.norm = nn.BatchNorm1d(channels) if output_norm else None
 
-    def _describe(self, pool: str, x: Tensor) -> Tensor:
-        return self.attention_pool(x) if pool == "attention" else CHANNEL_DESCRIPTORS[pool](x)
+    def _descriptors(self, x: Tensor) -> list[Tensor]:
+        formulas = CHANNEL_DESCRIPTORS
+        if self.attention_pool is not None:
+            formulas = {**CHANNEL_DESCRIPTORS, "attention": self.attention_pool}
+        return gate_ops.pooled(x, self.pools, (2, 3), formulas, keepdim=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        descriptors = self._descriptors(x)
         if self.merge_before:  # timm's light CBAM: the transform runs once on the descriptors' mean
-            logits = self.mlp(torch.stack([self._describe(pool, x) for pool in self.pools]).mean(dim=0))
+            logits = self.mlp(torch.stack(descriptors).mean(dim=0))
         else:
-            logits = self.mlp(self._describe(self.pools[0], x))
-            for pool in self.pools[1:]:
-                logits = logits + self.mlp(self._describe(pool, x))
+            logits = gate_ops.shared_mlp(self.mlp, descriptors)
         if self.norm is not None:
             logits = self.norm(logits)
         return logits[:, :, None, None]
@@ -151,10 +155,12 @@ class PooledSpatialGate(SpatialGate):
 
     def branch(self, x: Tensor) -> Tensor:
         if self.compress is not None:
-            return self.conv(self.compress(x))
+            return gate_ops.spatial_conv(self.conv, self.compress(x))
+        maps = gate_ops.pooled(x, self.pools, (1,), SPATIAL_DESCRIPTORS, keepdim=True)
         if self.merge_before:  # timm's light CBAM: one map, the mean of the pooled maps, into a 1-input conv
-            return self.conv(torch.stack([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools]).mean(dim=0))
-        return self.conv(torch.cat([SPATIAL_DESCRIPTORS[pool](x) for pool in self.pools], dim=1))
+            # Plain conv: a 1-channel map has ambiguous strides, and oneDNN's channels_last backward mishandles them.
+            return self.conv(torch.stack(maps).mean(dim=0))
+        return gate_ops.spatial_conv(self.conv, torch.cat(maps, dim=1))
 
 
 class BottleneckSpatialGate(SpatialGate):
