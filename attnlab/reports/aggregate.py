@@ -8,6 +8,7 @@ tested says why ("n/a: 1 seed pair").
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -105,3 +106,14 @@ def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") ->
     p_column = "paired.p_holm" if correction == "holm" else "paired.p"
     frame["verdict"] = [_verdict(summary_row, spec, p_column) for _, summary_row in frame.iterrows()]
     return frame
+
+
+def compare_metric(
+    cells: pd.DataFrame, spec: StudySpec, metric: str, direction: str, correction: str = "holm"
+) -> pd.DataFrame:
+    """The paired difference to the baseline, p-values and verdict of another metric than the study's (such as a
+    localisation score), by the same aggregation: ``row`` and, prefixed ``{metric}.``, the paired columns, the
+    Holm-adjusted p and the verdict."""
+    frame = aggregate(cells, dataclasses.replace(spec, metric=metric, direction=direction), correction)
+    compared = [*PAIRED_COLUMNS, "paired.p_holm", "verdict"]
+    return frame[["row", *compared]].rename(columns={column: f"{metric}.{column}" for column in compared})
