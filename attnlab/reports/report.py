@@ -6,16 +6,19 @@ terminal, the paper's LaTeX table and the HTML page can never disagree.
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from attnlab.errors import ConfigError
-from attnlab.reports.aggregate import aggregate
+from attnlab.reports.aggregate import aggregate, compare_metric
 from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
+from attnlab.reports.explain_files import GalleryFigure, WrittenExplanation
+from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
 from attnlab.reports.html import HtmlSection, render_html
 from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
@@ -34,6 +37,7 @@ class Report:
     cells: pd.DataFrame
     summary: pd.DataFrame
     correction: str
+    figures: list[GalleryFigure] = field(default_factory=list)  # galleries of ``attnlab explain``, if it ran
 
     @property
     def title(self) -> str:
@@ -87,12 +91,24 @@ class Report:
             "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
             "seeds); compare it only between cells that ran on the same kind of machine."
         )
+        if self.localisation_metrics:
+            notes.append(
+                "Localisation ('attnlab explain'): Grad-CAM at the last stage of each complete seed's best checkpoint "
+                "on the same seeded images; 'in box': the share of the map's sum inside the object's box, 'pointing "
+                "game': how often its maximum is inside; each the mean over images per seed, then aggregated over "
+                "seeds and compared with the baseline as above (higher is better)."
+            )
         if any(self.spec.paper.values()):
             notes.append(
                 "'(paper)' columns: the paper's published numbers for that row, for reference; they come from the "
                 "paper's dataset and recipe, which this profile may not reproduce."
             )
         return notes
+
+    @property
+    def localisation_metrics(self) -> list[str]:
+        """The per-cell localisation scores merged from ``attnlab explain`` (none for data without boxes)."""
+        return [column[: -len(".verdict")] for column in self.summary if column.endswith(".verdict")]
 
     def _baseline_text(self) -> str:
         baselines = self.summary["baseline"].dropna().unique()
@@ -106,15 +122,31 @@ class Report:
 
 
 def build_report(
-    loaded: LoadedStudy, *, baseline: str | None = None, metric: str | None = None, correction: str = "holm"
+    loaded: LoadedStudy,
+    *,
+    baseline: str | None = None,
+    metric: str | None = None,
+    correction: str = "holm",
+    explanation: WrittenExplanation | None = None,
 ) -> Report:
-    """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError)."""
+    """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError).
+
+    With an ``explanation`` its per-cell localisation scores join the cells, aggregate like the logged metrics
+    and are compared with the baseline in the same way; its galleries go into the HTML.
+    """
     spec = loaded.spec.including(loaded.records).with_choices(baseline=baseline, metric=metric)
     if not spec.rows:
         raise ConfigError(f"{loaded.source}: study {spec.name} has no cells yet; nothing to report")
     cells = cell_frame(loaded.records, spec)
+    scores = explanation.localisation if explanation is not None else None
+    if scores is not None:
+        complete = scores.merge(cells.loc[cells["state"] == COMPLETE, ["row", "seed"]], on=["row", "seed"])
+        cells = cells.merge(complete, on=["row", "seed"], how="left")
     summary = aggregate(cells, spec, correction)
-    return Report(spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction)
+    for name in [] if scores is None else [column for column in scores if column not in ("row", "seed")]:
+        summary = summary.merge(compare_metric(cells, spec, name, LOCALISATION_DIRECTION, correction), on="row")
+    figures = explanation.figures if explanation is not None else []
+    return Report(spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction, figures=figures)
 
 
 def terminal_text(report: Report) -> str:
@@ -168,8 +200,14 @@ def html_text(report: Report) -> str:
             svg=trade_off_chart(report.summary, report.spec),
             caption="Left: parameters; right: measured training-time overhead against the baseline (grey).",
         ),
-        HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing."),
     ]
+    sections += [
+        HtmlSection(figure.heading, png=base64.b64encode(figure.png).decode("ascii"), caption=figure.caption)
+        for figure in report.figures
+    ]
+    sections.append(
+        HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing.")
+    )
     return render_html(report.title, report.status, report.partial, report.notes(), sections)
 
 
