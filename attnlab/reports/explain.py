@@ -229,8 +229,8 @@ def figures(explanation: Explanation) -> list[GalleryFigure]:
                 file=GATES_PNG,
                 heading="Spatial gate maps",
                 caption="The sigmoid of each design's spatial gate (the map its attention multiplied by), at the "
-                "deepest gate of each stage, read by forward hooks; upsampled to the image, each scaled to its own "
-                f"maximum{boxes}.",
+                "deepest gate of each stage, read by forward hooks; upsampled to the image, each scaled from its own "
+                f"minimum to its maximum (blue to red){boxes}.",
                 png=draw_gallery(samples.pictures, columns, gate_rows, samples.boxes),
             )
         )
