@@ -182,6 +182,7 @@ def _journal(tmp_path: Path, records: list[CellRecord]) -> str:
     return url
 
 
+@pytest.mark.slow  # three commands end to end: ~35 s on 2 busy cores
 def test_cli_prints_the_table_or_every_number_and_report_picks_them_up(
     study: LoadedStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
