@@ -79,10 +79,13 @@ def test_cluttered_splits_draw_from_disjoint_source_digits():
 
 def test_canvases_hold_the_shown_digit_whole_and_clutter_only_from_the_given_pool():
     pool = np.stack([np.full((4, 4), (index + 1) / 10, dtype=np.float32) for index in range(3)])
-    canvases, shown = render_canvases(pool, 50, Clutter(12, 1, 0, 2, 0.0), np.random.default_rng(0))
-    for canvas, index in zip(canvases, shown, strict=True):
+    canvases, shown, boxes = render_canvases(pool, 50, Clutter(12, 1, 0, 2, 0.0), np.random.default_rng(0))
+    for canvas, index, (x0, y0, x1, y1) in zip(canvases, shown, boxes, strict=True):
         assert np.count_nonzero(canvas == pool[index, 0, 0]) == 16 and np.count_nonzero(canvas) == 16
-    cluttered, _ = render_canvases(pool, 50, Clutter(12, 1, 6, 2, 0.0), np.random.default_rng(0))
+        assert (x1 - x0, y1 - y0) == (4, 4) and np.all(
+            canvas[y0:y1, x0:x1] == pool[index, 0, 0]
+        )  # the box is the digit
+    cluttered, _, _ = render_canvases(pool, 50, Clutter(12, 1, 6, 2, 0.0), np.random.default_rng(0))
     assert np.isclose(np.unique(cluttered)[:, None], [0.0, 0.1, 0.2, 0.3]).any(axis=1).all()
     assert (np.count_nonzero(cluttered, axis=(1, 2)) > 16).mean() > 0.9  # fragments around the digit
 

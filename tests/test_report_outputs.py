@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from PIL import Image
+from headless_browser import chromium, pixels_of, screenshot
 
 from attnlab.cli.main import main as attnlab
 from attnlab.reports.report import REPORT_FILES, Report, build_report, markdown_text, write_report
@@ -154,42 +154,16 @@ def test_html_is_self_contained(report: Report, tmp_path: Path) -> None:
     }
 
 
-def _chromium() -> str | None:
-    return next((path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None)
-
-
-def _pixels_of(image: np.ndarray, colour: str, tolerance: int = 6) -> int:
-    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
-    return int((np.abs(image[..., :3].astype(int) - rgb).max(axis=-1) <= tolerance).sum())
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="no chromium binary (Debian: apt-get install -y chromium)")
+@pytest.mark.skipif(chromium() is None, reason="no chromium binary (Debian: apt-get install -y chromium)")
 def test_html_renders_offline_in_headless_chromium(report: Report, tmp_path: Path) -> None:
     write_report(report, tmp_path / "report")
-    screenshot = tmp_path / "shot.png"
-    command = [
-        str(_chromium()),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--host-resolver-rules=MAP * ~NOTFOUND",  # any network request would fail
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={screenshot}",
-        "--window-size=1400,1800",
-        (tmp_path / "report" / "report.html").as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
-    image = np.asarray(Image.open(screenshot).convert("RGB"))
+    image = screenshot(tmp_path / "report" / "report.html", tmp_path, 1400, 1800)
     assert image.shape == (1800, 1400, 3)
     assert image.std() > 20 and len(np.unique(image.reshape(-1, 3), axis=0)) > 200  # not blank
-    assert _pixels_of(image, "#1f77b4") > 2000  # the plots' row bars and points
-    assert _pixels_of(image, "#7f7f7f") > 500  # the baseline's bar
-    assert _pixels_of(image, "#fff3cd") > 2000  # the amber PARTIAL banner: the inline CSS applied
+    assert pixels_of(image, "#1f77b4") > 2000  # the plots' row bars and points
+    assert pixels_of(image, "#7f7f7f") > 500  # the baseline's bar
+    assert pixels_of(image, "#fff3cd") > 2000  # the amber PARTIAL banner: the inline CSS applied
 
 
 def _journal_with_study(tmp_path: Path) -> str:

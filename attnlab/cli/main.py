@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sweep": "attnlab.cli.sweep",
     "wandb-sweep": "attnlab.cli.wandb_sweep",
     "report": "attnlab.cli.report",
+    "explain": "attnlab.cli.explain",
     "dashboard": "attnlab.cli.dashboard",
 }
 
@@ -31,6 +32,7 @@ SUMMARIES: dict[str, str] = {
     "sweep": "Optuna hyper-parameter search with pruning over any config fields",
     "wandb-sweep": "write a W&B sweep file (grid over row x seed) for a study",
     "report": "ablation table over seeds with intervals, paired tests, plots and HTML",
+    "explain": "Grad-CAM and attention-map galleries per row, with a localisation score per row",
     "dashboard": "serve optuna-dashboard on the study storage, on localhost",
 }
 

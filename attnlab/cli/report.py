@@ -18,12 +18,8 @@ HELP = "ablation table over seeds with intervals, paired tests, plots and HTML"
 DEFAULT_REPORT_ROOT = Path("runs/reports")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="attnlab report",
-        description=f"{HELP}. Writes report.md, table.tex (booktabs), summary.csv, cells.csv, summary.json and "
-        "a self-contained report.html, and prints the Markdown table (--format json: the aggregated rows).",
-    )
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The study, where its cells are read from, and the output folder (shared with ``attnlab explain``)."""
     parser.add_argument("study", help="study name (the W&B group; a label for --logs)")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile the study ran under (default: %(default)s)")
     source = parser.add_mutually_exclusive_group()
@@ -32,6 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--wandb-dir", metavar="DIR", type=Path, help="read W&B run files (offline runs) under DIR")
     source.add_argument("--logs", metavar="DIR", type=Path, help="read attnlab train CSV logs under DIR")
     parser.add_argument("-o", "--output", metavar="DIR", type=Path, help="output folder (default: runs/reports/STUDY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attnlab report",
+        description=f"{HELP}. Writes report.md, table.tex (booktabs), summary.csv, cells.csv, summary.json and "
+        "a self-contained report.html, and prints the Markdown table (--format json: the aggregated rows). After "
+        "'attnlab explain' the table has its localisation columns and the HTML its galleries.",
+    )
+    add_source_options(parser)
     parser.add_argument("--baseline", metavar="ROW", help="compare every row with ROW (default: the study's baseline)")
     parser.add_argument("--metric", help="metric to compare (default: the study's, else test/top1_err)")
     parser.add_argument(
@@ -69,7 +75,7 @@ def load(args: argparse.Namespace) -> LoadedStudy:
     if args.logs is not None:
         from attnlab.reports.sources.lightning_csv import load_from_csv_logs
 
-        return load_from_csv_logs(args.logs, args.study, args.metric or DEFAULT_METRIC)
+        return load_from_csv_logs(args.logs, args.study, getattr(args, "metric", None) or DEFAULT_METRIC)
     from attnlab.reports.sources.optuna_trials import load_from_optuna
 
     return load_from_optuna(args.study, args.profile, args.storage)
@@ -77,17 +83,21 @@ def load(args: argparse.Namespace) -> LoadedStudy:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from attnlab.reports.explain_files import EXPLAIN_FOLDER, read_explanation
     from attnlab.reports.report import build_report, json_payload, terminal_text, write_report
 
+    loaded = load(args)
+    out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
+    explanation = read_explanation(out_dir / EXPLAIN_FOLDER, loaded.spec.name, loaded.spec.profile)
     report = build_report(
-        load(args),
+        loaded,
         baseline=args.baseline,
         metric=args.metric,
         correction=args.correction,
         effect=args.effect,
         margin=args.margin,
+        explanation=explanation,
     )
-    out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
     paths = write_report(report, out_dir)
     if args.format == "json":
         print_json(json_payload(report))

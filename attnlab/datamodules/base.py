@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from attnlab.datamodules.batch_transforms import BatchTransform, TransformingCollate, to_unit_range
 from attnlab.datamodules.checks import require_at_least
 from attnlab.datamodules.device_loader import DeviceBatchLoader
+from attnlab.datamodules.samples import ShownSamples, check_split, seeded_indices
 from attnlab.datamodules.splits import Split, Splits
 
 Statistics = tuple[tuple[float, ...], tuple[float, ...]]
@@ -161,6 +162,23 @@ class TensorDataModule(AttnlabDataModule):
             rank=rank,
             world_size=world_size,
             epoch_source=self.current_epoch,
+        )
+
+    def shown_samples(self, name: str, count: int, seed: int) -> ShownSamples:
+        """``count`` samples of split ``name`` picked by ``seed``, normalised as for testing, with their boxes."""
+        check_split(name)
+        self.setup("test")
+        split = self.splits.by_name(name)
+        assert self._train_transform is not None  # set together with the splits
+        indices = seeded_indices(len(split), count, seed)
+        stored = split.images[torch.from_numpy(indices)]
+        boxes = None if split.boxes is None else tuple((tuple(box),) for box in split.boxes[indices].tolist())
+        return ShownSamples(
+            inputs=self._train_transform.deterministic()(stored),
+            pictures=to_unit_range(stored),
+            labels=split.labels[torch.from_numpy(indices)],
+            indices=tuple(indices.tolist()),
+            boxes=boxes,
         )
 
     def _on_device(self, name: str, split: Split) -> Split:

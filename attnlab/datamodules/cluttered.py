@@ -53,9 +53,10 @@ def _paste_max(canvases: np.ndarray, patches: np.ndarray, tops: np.ndarray, left
 
 def render_canvases(
     digits: np.ndarray, count: int, clutter: Clutter, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` canvases (count, S, S) float32 in [0, 1] drawn from ``digits`` (P, s, s), and for each
-    canvas the index in ``digits`` of the digit it shows (its label's source)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` canvases (count, S, S) float32 in [0, 1] drawn from ``digits`` (P, s, s), for each canvas the
+    index in ``digits`` of the digit it shows (its label's source), and the digit's box (count, 4): x0, y0, x1, y1
+    in pixels, ends exclusive."""
     size, side, fragment = clutter.canvas_size, digits.shape[1], clutter.fragment_size
     canvases = np.zeros((count, size, size), dtype=np.float32)
     digit_windows = _windows(digits, fragment, fragment)
@@ -70,7 +71,8 @@ def render_canvases(
     if clutter.noise > 0:
         canvases += clutter.noise * rng.standard_normal(canvases.shape, dtype=np.float32)
         np.clip(canvases, 0.0, 1.0, out=canvases)
-    return canvases, shown
+    tops, lefts = paste_at
+    return canvases, shown, np.stack([lefts, tops, lefts + side, tops + side], axis=1).astype(np.int64)
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,7 +81,7 @@ def cluttered_splits(
 ) -> Splits:
     """Train / validation / test canvases (``sizes`` of each), cached per process for repeated runs.
 
-    ``ids`` of a sample is the index (among the 1797) of the digit it shows.
+    ``ids`` of a sample is the index (among the 1797) of the digit it shows, ``boxes`` where it is.
     """
     images, labels = digit_images()
     pools = source_pools(labels, val_fraction, test_fraction, seed)
@@ -87,9 +89,11 @@ def cluttered_splits(
 
     def split(index: int, name: str) -> Split:
         pool = pools[name]
-        canvases, shown = render_canvases(enlarged[pool], sizes[index], clutter, np.random.default_rng([seed, index]))
+        rng = np.random.default_rng([seed, index])
+        canvases, shown, boxes = render_canvases(enlarged[pool], sizes[index], clutter, rng)
         ids = pool[shown]
-        return Split(torch.from_numpy(canvases)[:, None], torch.from_numpy(labels[ids]), torch.from_numpy(ids))
+        images = torch.from_numpy(canvases)[:, None]
+        return Split(images, torch.from_numpy(labels[ids]), torch.from_numpy(ids), torch.from_numpy(boxes))
 
     return Splits(split(0, "train"), split(1, "val"), split(2, "test"))
 

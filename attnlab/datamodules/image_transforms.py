@@ -103,8 +103,24 @@ class EvalImageTransform:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
+    def crop(self, image: Image.Image) -> Image.Image:
+        """The resized, centre-cropped image (what the model sees, before normalising)."""
         resized = image.resize(shorter_side_size(image.width, image.height, self.resize), Image.Resampling.BILINEAR)
-        return to_normalised_tensor(
-            resized.crop(center_box(resized.width, resized.height, self.size)), self.mean, self.std
+        return resized.crop(center_box(resized.width, resized.height, self.size))
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return to_normalised_tensor(self.crop(image), self.mean, self.std)
+
+    def map_box(self, box: Box, width: int, height: int) -> Box | None:
+        """``box`` of a width×height image in the cropped image's pixels, clipped to it; None if cropped away."""
+        resized_w, resized_h = shorter_side_size(width, height, self.resize)
+        left, top, _, _ = center_box(resized_w, resized_h, self.size)
+        scale_x, scale_y = resized_w / width, resized_h / height
+        x0, y0, x1, y1 = box
+        mapped = (
+            min(self.size, max(0, round(x0 * scale_x) - left)),
+            min(self.size, max(0, round(y0 * scale_y) - top)),
+            min(self.size, max(0, round(x1 * scale_x) - left)),
+            min(self.size, max(0, round(y1 * scale_y) - top)),
         )
+        return mapped if mapped[2] > mapped[0] and mapped[3] > mapped[1] else None

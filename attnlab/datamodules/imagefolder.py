@@ -18,8 +18,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from attnlab.datamodules.base import AttnlabDataModule
+from attnlab.datamodules.box_files import read_boxes_csv
 from attnlab.datamodules.checks import require_at_least, require_fraction
-from attnlab.datamodules.image_transforms import EvalImageTransform, TrainImageTransform
+from attnlab.datamodules.image_transforms import EvalImageTransform, TrainImageTransform, to_normalised_tensor
+from attnlab.datamodules.samples import Box, ShownSamples, check_split, seeded_indices
 from attnlab.datamodules.splits import stratified_holdout
 from attnlab.errors import ConfigError
 
@@ -123,6 +125,8 @@ class ImageFolderDataModule(AttnlabDataModule):
             ``setup``, so a config can be validated on a machine without the data (a head node).
         skip_unreadable: check every file's header in ``setup`` (one open per file) and leave out, with a
             warning naming them, files Pillow cannot read; by default such a file stops the run when loaded.
+        boxes_csv: optional CSV of object boxes (``file,x0,y0,x1,y1``, ``file`` relative to ``root``), read in
+            ``setup``; ``attnlab explain`` then scores where each design looks.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class ImageFolderDataModule(AttnlabDataModule):
         seed: int = 0,
         num_classes: int | None = None,
         skip_unreadable: bool = False,
+        boxes_csv: Path | None = None,
     ) -> None:
         require_at_least("crop_size", crop_size, 1)
         if num_classes is not None:
@@ -163,6 +168,8 @@ class ImageFolderDataModule(AttnlabDataModule):
         self.val_fraction = val_fraction
         self.skip_unreadable = skip_unreadable
         self.samples: dict[str, Samples] = {}
+        self.boxes_csv = None if boxes_csv is None else Path(boxes_csv)
+        self.boxes: dict[str, tuple[Box, ...]] | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.samples:
@@ -184,6 +191,8 @@ class ImageFolderDataModule(AttnlabDataModule):
             "val": ([files[i] for i in held], labels[held]),
             "test": test,
         }
+        if self.boxes_csv is not None:
+            self.boxes = read_boxes_csv(self.boxes_csv)
 
     def train_dataloader(self) -> DataLoader:
         return self.data_loader(ImageFileDataset(self.samples["train"], self.train_transform), shuffle=True)
@@ -193,3 +202,29 @@ class ImageFolderDataModule(AttnlabDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self.data_loader(ImageFileDataset(self.samples["test"], self.eval_transform), shuffle=False)
+
+    def shown_samples(self, name: str, count: int, seed: int) -> ShownSamples:
+        """``count`` images of split ``name`` picked by ``seed``, as the test loader gives them, with the boxes
+        of ``boxes_csv`` mapped into the crop (a file without a line has none)."""
+        check_split(name)
+        self.setup("test")
+        files, labels = self.samples[name]
+        indices = seeded_indices(len(files), count, seed)
+        inputs, pictures, boxes = [], [], []
+        for index in indices:
+            with Image.open(files[index]) as image:
+                rgb = image.convert("RGB")
+            crop = self.eval_transform.crop(rgb)
+            inputs.append(to_normalised_tensor(crop, self.eval_transform.mean, self.eval_transform.std))
+            pictures.append(to_normalised_tensor(crop, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
+            if self.boxes is not None:
+                found = self.boxes.get(files[index].relative_to(self.root).as_posix(), ())
+                mapped = (self.eval_transform.map_box(box, rgb.width, rgb.height) for box in found)
+                boxes.append(tuple(box for box in mapped if box is not None))
+        return ShownSamples(
+            inputs=torch.stack(inputs),
+            pictures=torch.stack(pictures),
+            labels=torch.from_numpy(labels[indices]),
+            indices=tuple(indices.tolist()),
+            boxes=tuple(boxes) if self.boxes is not None else None,
+        )

@@ -16,18 +16,24 @@ from attnlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``images`` N×C×H×W (uint8 in 0..255 or float32 in 0..1), ``labels`` int64 N, ``ids`` int64 N."""
+    """One split: ``images`` N×C×H×W (uint8 in 0..255 or float32 in 0..1), ``labels`` int64 N, ``ids`` int64 N.
+
+    ``boxes`` (int64 N×4: x0, y0, x1, y1 in pixels, ends exclusive) says where each image's object is, for
+    datasets that know it; ``attnlab explain`` scores attribution maps against it.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
     ids: torch.Tensor
+    boxes: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def to(self, device: torch.device) -> Split:
         """The same split with its tensors on ``device`` (for batches drawn without a copy per step)."""
-        return Split(self.images.to(device), self.labels.to(device), self.ids.to(device))
+        boxes = None if self.boxes is None else self.boxes.to(device)
+        return Split(self.images.to(device), self.labels.to(device), self.ids.to(device), boxes)
 
 
 @dataclass(frozen=True)

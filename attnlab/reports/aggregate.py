@@ -8,6 +8,7 @@ tested says why ("n/a: 1 seed pair").
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -204,3 +205,14 @@ def aggregate(
         decided = frame["seq.verdict"].notna()
         frame.loc[decided, "verdict"] = frame.loc[decided, "seq.verdict"]
     return frame
+
+
+def compare_metric(
+    cells: pd.DataFrame, spec: StudySpec, metric: str, direction: str, correction: str = "holm"
+) -> pd.DataFrame:
+    """The paired difference to the baseline, p-values and verdict of another metric than the study's (such as a
+    localisation score), by the same aggregation: ``row`` and, prefixed ``{metric}.``, the paired columns, the
+    Holm-adjusted p and the verdict."""
+    frame = aggregate(cells, dataclasses.replace(spec, metric=metric, direction=direction), correction)
+    compared = [*PAIRED_COLUMNS, "paired.p_holm", "verdict"]
+    return frame[["row", *compared]].rename(columns={column: f"{metric}.{column}" for column in compared})

@@ -21,7 +21,7 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.6rem; white-space: nowrap; }
 th { border-bottom: 2px solid #333; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+figure { margin: 1rem 0; } figure svg, figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85rem; color: #555; }
 .scroll { overflow-x: auto; }
 .notes { font-size: 0.85rem; color: #444; max-width: 60rem; }
@@ -30,12 +30,13 @@ figcaption { font-size: 0.85rem; color: #555; }
 
 @dataclass(frozen=True)
 class HtmlSection:
-    """A heading with a table or a figure (inline SVG) and an optional caption."""
+    """A heading with a table or a figure (inline SVG, or a base64 PNG as a data URI) and an optional caption."""
 
     heading: str
     table: Table | None = None
     svg: str | None = None
     caption: str = ""
+    png: str | None = None
 
 
 def table_html(table: Table) -> str:
@@ -56,9 +57,12 @@ def _section_html(section: HtmlSection) -> str:
     parts = [f"<h2>{escape(section.heading)}</h2>"]
     if section.table is not None:
         parts.append(table_html(section.table))
-    if section.svg is not None:
+    figure = section.svg
+    if section.png is not None:
+        figure = f'<img src="data:image/png;base64,{section.png}" alt="{escape(section.heading)}">'
+    if figure is not None:
         caption = f"<figcaption>{escape(section.caption)}</figcaption>" if section.caption else ""
-        parts.append(f"<figure>{section.svg}{caption}</figure>")
+        parts.append(f"<figure>{figure}{caption}</figure>")
     elif section.caption:
         parts.append(f'<p class="notes">{escape(section.caption)}</p>')
     return "\n".join(parts)

@@ -6,16 +6,19 @@ terminal, the paper's LaTeX table and the HTML page can never disagree.
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from attnlab.errors import ConfigError
-from attnlab.reports.aggregate import aggregate, scheduled_cells
+from attnlab.reports.aggregate import aggregate, compare_metric, scheduled_cells
 from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
+from attnlab.reports.explain_files import GalleryFigure, WrittenExplanation
+from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
 from attnlab.reports.html import HtmlSection, render_html
 from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
@@ -36,6 +39,7 @@ class Report:
     correction: str
     effect: float | None = None  # --effect: the difference whose seeds-needed figure is shown
     margin: float | None = None  # --margin: the equivalence margin of the TOST column
+    figures: list[GalleryFigure] = field(default_factory=list)  # galleries of ``attnlab explain``, if it ran
 
     @property
     def title(self) -> str:
@@ -90,6 +94,13 @@ class Report:
             "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
             "seeds); compare it only between cells that ran on the same kind of machine."
         )
+        if self.localisation_metrics:
+            notes.append(
+                "Localisation ('attnlab explain'): Grad-CAM at the last stage of each complete seed's best checkpoint "
+                "on the same seeded images; 'in box': the share of the map's sum inside the object's box, 'pointing "
+                "game': how often its maximum is inside; each the mean over images per seed, then aggregated over "
+                "seeds and compared with the baseline as above (higher is better)."
+            )
         if any(self.spec.paper.values()):
             notes.append(
                 "'(paper)' columns: the paper's published numbers for that row, for reference; they come from the "
@@ -130,6 +141,11 @@ class Report:
             )
         return notes
 
+    @property
+    def localisation_metrics(self) -> list[str]:
+        """The per-cell localisation scores merged from ``attnlab explain`` (none for data without boxes)."""
+        return [column[: -len(".verdict")] for column in self.summary if column.endswith(".verdict")]
+
     def _baseline_text(self) -> str:
         baselines = self.summary["baseline"].dropna().unique()
         return f"'{baselines[0]}'" if len(baselines) == 1 else "each row's own, column 'Baseline'"
@@ -151,10 +167,13 @@ def build_report(
     correction: str = "holm",
     effect: float | None = None,
     margin: float | None = None,
+    explanation: WrittenExplanation | None = None,
 ) -> Report:
     """Aggregates the loaded cells; ``baseline``/``metric`` override the study's own (checked, ConfigError).
 
-    A sequential study's equivalence margin is its plan's unless ``margin`` is given.
+    A sequential study's equivalence margin is its plan's unless ``margin`` is given. With an ``explanation``
+    its per-cell localisation scores join the cells, aggregate like the logged metrics and are compared with the
+    baseline in the same way; its galleries go into the HTML.
     """
     spec = loaded.spec.including(loaded.records).with_choices(baseline=baseline, metric=metric)
     if not spec.rows:
@@ -162,7 +181,13 @@ def build_report(
     if margin is None and spec.sequential is not None:
         margin = spec.sequential.margin
     cells = scheduled_cells(cell_frame(loaded.records, spec), spec)
+    scores = explanation.localisation if explanation is not None else None
+    if scores is not None:
+        complete = scores.merge(cells.loc[cells["state"] == COMPLETE, ["row", "seed"]], on=["row", "seed"])
+        cells = cells.merge(complete, on=["row", "seed"], how="left")
     summary = aggregate(cells, spec, correction, effect=effect, margin=margin)
+    for name in [] if scores is None else [column for column in scores if column not in ("row", "seed")]:
+        summary = summary.merge(compare_metric(cells, spec, name, LOCALISATION_DIRECTION, correction), on="row")
     return Report(
         spec=spec,
         source=loaded.source,
@@ -171,6 +196,7 @@ def build_report(
         correction=correction,
         effect=effect,
         margin=margin,
+        figures=explanation.figures if explanation is not None else [],
     )
 
 
@@ -229,8 +255,14 @@ def html_text(report: Report) -> str:
             svg=trade_off_chart(report.summary, report.spec),
             caption="Left: parameters; right: measured training-time overhead against the baseline (grey).",
         ),
-        HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing."),
     ]
+    sections += [
+        HtmlSection(figure.heading, png=base64.b64encode(figure.png).decode("ascii"), caption=figure.caption)
+        for figure in report.figures
+    ]
+    sections.append(
+        HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing.")
+    )
     return render_html(report.title, report.status, report.partial, report.notes(), sections)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from attnlab.reports.aggregate import format_p
 from attnlab.reports.cells import COMPLETE, STATES, unfinished_text
+from attnlab.reports.explain_metrics import LOCALISATION_METRICS
 from attnlab.reports.spec import StudySpec
 
 NOT_AVAILABLE = "—"
@@ -58,12 +59,13 @@ def _interval(low: float, high: float) -> str:
     return NOT_AVAILABLE if _is_missing(low) else f"[{low:.2f}, {high:.2f}]"
 
 
-def _difference(row: pd.Series) -> str:
-    """The paired mean difference with its interval (none with 1 pair)."""
-    if _is_missing(row["paired.diff"]):
+def _difference(row: pd.Series, prefix: str = "") -> str:
+    """The paired mean difference with its interval (none with 1 pair); ``prefix``: another metric's columns."""
+    low, high = row[f"{prefix}paired.ci_low"], row[f"{prefix}paired.ci_high"]
+    if _is_missing(row[f"{prefix}paired.diff"]):
         return NOT_AVAILABLE
-    interval = "" if _is_missing(row["paired.ci_low"]) else " " + _interval(row["paired.ci_low"], row["paired.ci_high"])
-    return f"{row['paired.diff']:+.2f}{interval}"
+    interval = "" if _is_missing(low) else " " + _interval(low, high)
+    return f"{row[f'{prefix}paired.diff']:+.2f}{interval}"
 
 
 def _cells_done(row: pd.Series) -> str:
@@ -152,10 +154,32 @@ def paper_table(
     columns += [
         ("Verdict", False, lambda row: row["verdict"]),
         ("Time overhead", True, lambda row: _time_overhead(row["time_ratio"])),
-        ("Cells", True, _cells_done),
     ]
+    columns += localisation_columns(summary)
+    columns.append(("Cells", True, _cells_done))
     columns += power_columns(summary, effect, margin)  # what the seeds can tell, after the established columns
     return _build(summary, columns)
+
+
+def localisation_columns(summary: pd.DataFrame) -> list[Column]:
+    """Per localisation score that ``attnlab explain`` measured: mean ± std, Δ vs baseline and verdict."""
+    columns: list[Column] = []
+    for name, label in LOCALISATION_METRICS.items():
+        metric = next((column[: -len(".mean")] for column in summary if column.endswith(f"/{name}.mean")), None)
+        if metric is None or not summary[f"{metric}.mean"].notna().any():
+            continue  # data without boxes: no column, not zeros
+        short = label.split(" (")[0]
+        columns += [
+            (label, True, lambda row, m=metric: _mean_std(row[f"{m}.mean"], row[f"{m}.std"])),
+            (f"Δ {short} [95% CI]", True, lambda row, m=metric: _difference(row, f"{m}.")),
+            (f"Verdict ({short})", False, lambda row, m=metric: row[f"{m}.verdict"]),
+        ]
+    return columns
+
+
+def localisation_table(summary: pd.DataFrame) -> Table:
+    """Architecture and the localisation columns alone (what ``attnlab explain`` prints)."""
+    return _build(summary, [("Architecture", False, lambda row: row["row"]), *localisation_columns(summary)])
 
 
 def cells_table(cells: pd.DataFrame, spec: StudySpec, metrics: list[str]) -> Table:
