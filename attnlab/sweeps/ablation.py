@@ -20,6 +20,8 @@ from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.placement import plan_placement
 from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
 from attnlab.sweeps.session import Session, open_session, profile_settings
+from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
+from attnlab.sweeps.slurm_options import SlurmOptions
 from attnlab.sweeps.storage import optuna_study_name
 
 
@@ -40,10 +42,17 @@ def run_ablation(
     *,
     cell: str | None = None,
     console: Console | None = None,
+    slurm: SlurmOptions | None = None,
 ) -> int:
-    """Trains every unfinished cell of ``study_ref`` under ``profile`` (or only ``cell``); the exit status."""
+    """Trains every unfinished cell of ``study_ref`` under ``profile`` (or only ``cell``); the exit status.
+
+    With ``slurm``, the workers are submitted as a SLURM job array instead of started here.
+    """
     console = console or Console()
-    placement = plan_placement(1 if cell else options.workers, options.devices, options.devices_per_trial)
+    check_slurm(slurm, options)
+    placement = (
+        None if slurm else plan_placement(1 if cell else options.workers, options.devices, options.devices_per_trial)
+    )
     study = load_study(study_ref)
     names = [each.name for each in study.cells(overrides)]
     if cell is not None and cell not in names:
@@ -65,6 +74,12 @@ def run_ablation(
     if before.finished == before.total:
         console.print(f"{name}: nothing to train, every cell is finished")
         status = 0
+    elif slurm is not None:
+        status = launch_on_slurm(
+            options.worker_spec(name, cell), slurm, options, session, lambda: ledger().progress(), console
+        )
+        if not slurm.wait:
+            return status
     else:
         todo = placement.limited_to(before.total - before.finished)
         status = run_workers(options.worker_spec(name, cell), todo, lambda: ledger().progress(), console)
