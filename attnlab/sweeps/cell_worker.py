@@ -20,6 +20,7 @@ from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_a
 from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
 from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.resume import resume_override
 from attnlab.sweeps.trial_runs import (
     device_overrides,
     finished_record,
@@ -68,7 +69,10 @@ def _train(context: WorkerContext, cell: Cell, claimed: Claim) -> tuple[CellReco
     record = dataclasses.replace(record, config=config)
     write_record(context.storage, claimed.trial_id, record)
     version = f"{context.study.study_name}/{cell.name}/trial{claimed.number}"
-    args = train_args(context.profile_file, overrides | log_version_override(config, version))
+    resume = resume_override(config, context.study.study_name, cell.name, claimed.number)
+    if resume:
+        _logger.info("cell %s: resuming from %s", cell.name, resume["ckpt_path"])
+    args = train_args(context.profile_file, overrides | log_version_override(config, version) | resume)
     spec = RunSpec(args=args, run_test=True, wandb=_wandb_run(context, cell, config))
     return record, execute(spec, context.spec.devices_per_trial)
 

@@ -98,12 +98,12 @@ class SlurmWorker:
         """Called by submitit on the time-limit signal, before it requeues this task and exits.
 
         Nothing to save here: the exit it raises marks the running cell interrupted (the cell's Lightning
-        checkpoints are its state). The SIGTERM the requeue brings must not cut that short.
+        checkpoints are its state). The SIGTERM the requeue brings must not cut that short: it stays blocked
+        (not ignored, which Lightning's teardown would undo by restoring the handlers it found) until exit.
         """
         import submitit
 
-        for stop in STOP_SIGNALS:
-            signal.signal(stop, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
         return submitit.helpers.DelayedSubmission(SlurmWorker(self.spec))
 
 

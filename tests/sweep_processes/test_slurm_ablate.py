@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 from slurm_cluster import SlurmCluster, slurm_cluster
@@ -52,7 +53,7 @@ def _complete(trials: list[FrozenTrial]) -> Counter:
 
 def _states(cluster: SlurmCluster, job: str) -> dict[str, str]:
     """Every array task's state and requeue count, from the accounting (``sacct``)."""
-    lines = cluster.run("sacct", "-X", "-n", "-P", "-j", job, "-o", "JobID,State").split()
+    lines = cluster.run("sacct", "-X", "-n", "-P", "-j", job, "-o", "JobID,State").splitlines()
     return dict(line.split("|") for line in lines)
 
 
@@ -67,3 +68,96 @@ def test_an_array_of_two_workers_trains_every_cell_exactly_once(slurm_cluster: S
     assert trained_by == {f"{job}_0", f"{job}_1"}  # both array tasks trained
     wait_for(lambda: set(_states(slurm_cluster, job).values()) == {"COMPLETED"}, 60, "both tasks to complete")
     assert set(_states(slurm_cluster, job)) == {f"{job}_0", f"{job}_1"}
+
+
+def _interrupted(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    return [trial for trial in trials if trial.system_attrs.get(END_ATTR) == "interrupted"]
+
+
+def _lost(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    return [trial for trial in trials if trial.state == TrialState.FAIL and END_ATTR not in trial.system_attrs]
+
+
+def _running_on(tiny: Tiny, task: str) -> FrozenTrial | None:
+    """The cell trial array task ``task`` is training, once it is past its start (its record has a config)."""
+    for trial in tiny.trials(STUDY):
+        running = trial.state == TrialState.RUNNING and "attnlab.config" in trial.user_attrs
+        if running and trial.system_attrs.get(SLURM_JOB_ATTR) == task:
+            return trial
+    return None
+
+
+def _finished(tiny: Tiny, cells: int) -> bool:
+    return sum(_complete(tiny.trials(STUDY)).values()) == cells
+
+
+SLOW_CELLS = {"plain": {"model.attention.type": "none", "trainer.max_epochs": 6}, "cbam": {"trainer.max_epochs": 6}}
+
+
+def test_a_cancelled_task_leaves_its_cell_interrupted_and_the_other_worker_finishes_it(
+    slurm_cluster: SlurmCluster, shared: Tiny
+) -> None:
+    study = shared.study(SLOW_CELLS, seeds=[0, 1])
+    job = _submit(shared, slurm_cluster, study, "--workers", "2")
+    victim = wait_for(lambda: _running_on(shared, f"{job}_1"), 120, "task 1 to train a cell")
+    slurm_cluster.run("scancel", f"{job}_1")
+    wait_for(lambda: _finished(shared, 4), 240, "the other worker to finish the study")
+
+    trials = shared.trials(STUDY)
+    assert _complete(trials) == dict.fromkeys(["plain/seed0", "plain/seed1", "cbam/seed0", "cbam/seed1"], 1)
+    interrupted = _interrupted(trials)
+    assert [trial.number for trial in interrupted] == [victim.number]  # marked by the cancelled worker itself
+    assert interrupted[0].user_attrs["attnlab.failure_reason"].startswith("interrupted")
+    assert not _lost(trials)
+    assert _states(slurm_cluster, job)[f"{job}_1"].startswith("CANCELLED")
+    # trainings started = cells + the one interrupted: nothing finished was trained again
+    assert len(metrics_files(shared.folder, STUDY)) <= 4 + 1
+
+
+def test_a_requeued_task_comes_back_and_completes_the_study(slurm_cluster: SlurmCluster, shared: Tiny) -> None:
+    study = shared.study(SLOW_CELLS, seeds=[0])
+    job = _submit(shared, slurm_cluster, study, "--workers", "1")
+    victim = wait_for(lambda: _running_on(shared, f"{job}_0"), 120, "the task to train a cell")
+    slurm_cluster.run("scontrol", "requeue", f"{job}_0")
+    wait_for(lambda: _finished(shared, 2), 240, "the requeued task to finish the study")
+
+    trials = shared.trials(STUDY)
+    assert _complete(trials) == {"plain/seed0": 1, "cbam/seed0": 1}
+    assert [trial.number for trial in _interrupted(trials)] == [victim.number]
+    assert not _lost(trials)
+    retried = [t for t in trials if t.system_attrs[CELL_ATTR] == victim.system_attrs[CELL_ATTR]]
+    assert [t.state for t in retried] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert {t.system_attrs[SLURM_JOB_ATTR] for t in trials} == {f"{job}_0"}  # the only worker: it came back
+    history = slurm_cluster.run("sacct", "-D", "-X", "-n", "-P", "-j", f"{job}_0", "-o", "State").splitlines()
+    assert "REQUEUED" in history
+
+
+def test_a_task_at_its_time_limit_requeues_and_resumes_its_cell_from_its_checkpoint(
+    slurm_cluster: SlurmCluster, shared: Tiny
+) -> None:
+    study = shared.study({"long": {"trainer.max_epochs": 1000}}, seeds=[0])
+    job = _submit(shared, slurm_cluster, study, "--workers", "1", "--time", "1", "--signal-delay", "15")
+    resumed = wait_for(
+        lambda: next((t for t in shared.trials(STUDY) if "ckpt_path" in t.user_attrs.get("attnlab.config", {})), None),
+        240,
+        "the requeued task to resume the cell",
+    )
+    first = shared.trials(STUDY)[0]
+    assert first.system_attrs[END_ATTR] == "interrupted"  # the time-limit signal's exit marked it
+    checkpoint = Path(resumed.user_attrs["attnlab.config"]["ckpt_path"])
+    assert checkpoint.name == "last.ckpt" and checkpoint.parent.parent.name == f"trial{first.number}"
+    started_at = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"] + 1
+    assert started_at > 0
+    history = slurm_cluster.run("sacct", "-D", "-X", "-n", "-P", "-j", f"{job}_0", "-o", "State").splitlines()
+    assert "REQUEUED" in history and "TIMEOUT" not in history  # requeued by the worker before the limit
+    slurm_cluster.run("scancel", job)
+
+
+def test_slurm_refuses_a_storage_other_nodes_cannot_reach(tiny: Tiny) -> None:
+    study = tiny.study({"plain": {}}, seeds=[0])
+    for storage in (str(tiny.folder / "s.journal"), f"sqlite:///{tiny.folder}/s.db", "postgresql://u@localhost/db"):
+        done = tiny.run("ablate", str(study), "--profile", str(tiny.profile), "--storage", storage, "--slurm")
+        assert done.returncode == 2
+        error = done.stderr.strip()
+        assert "\n" not in error and "use an RDB URL" in error and "shared filesystem" in error, error
+    assert not (tiny.folder / "runs" / "slurm").exists()  # nothing was submitted
