@@ -66,12 +66,12 @@ def _train(context: WorkerContext, cell: Cell, claimed: Claim) -> tuple[CellReco
     except ConfigError as error:
         write_record(context.storage, claimed.trial_id, record)
         return record, Outcome("failed", reason=f"config: {error}")
-    record = dataclasses.replace(record, config=config)
-    write_record(context.storage, claimed.trial_id, record)
-    version = f"{context.study.study_name}/{cell.name}/trial{claimed.number}"
     resume = resume_override(config, context.study.study_name, cell.name, claimed.number)
     if resume:
         _logger.info("cell %s: resuming from %s", cell.name, resume["ckpt_path"])
+    record = dataclasses.replace(record, config=config | resume)
+    write_record(context.storage, claimed.trial_id, record)
+    version = f"{context.study.study_name}/{cell.name}/trial{claimed.number}"
     args = train_args(context.profile_file, overrides | log_version_override(config, version) | resume)
     spec = RunSpec(args=args, run_test=True, wandb=_wandb_run(context, cell, config))
     return record, execute(spec, context.spec.devices_per_trial)

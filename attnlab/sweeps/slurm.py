@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.session import Session
 from attnlab.sweeps.slurm_options import SlurmOptions
 from attnlab.sweeps.storage import is_database
-from attnlab.sweeps.worker import INTERRUPTED_STATUS, STOP_SIGNALS
+from attnlab.sweeps.worker import INTERRUPTED_STATUS, stop_under_way
 from attnlab.sweeps.worker_spec import WorkerSpec
 
 if TYPE_CHECKING:
@@ -98,12 +97,11 @@ class SlurmWorker:
         """Called by submitit on the time-limit signal, before it requeues this task and exits.
 
         Nothing to save here: the exit it raises marks the running cell interrupted (the cell's Lightning
-        checkpoints are its state). The SIGTERM the requeue brings must not cut that short: it stays blocked
-        (not ignored, which Lightning's teardown would undo by restoring the handlers it found) until exit.
+        checkpoints are its state). The SIGTERM the requeue brings must not cut that short.
         """
         import submitit
 
-        signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+        stop_under_way()
         return submitit.helpers.DelayedSubmission(SlurmWorker(self.spec))
 
 
@@ -174,7 +172,7 @@ def follow(jobs: list[submitit.Job], measure: Callable[[], ledger.Progress], con
                 state = measure()
                 bar.update(task, completed=state.finished, failed=state.failed, running=state.running)
     except KeyboardInterrupt:
-        console.print(f"stopped following; the jobs keep running (attnlab status {study} --slurm)")
+        console.print(f"stopped following; the jobs keep running (attnlab status {study} --slurm)", soft_wrap=True)
         return INTERRUPTED_STATUS
     return 0 if state.finished == state.total else 1
 
@@ -196,5 +194,6 @@ def launch_on_slurm(
         f"attnlab status {spec.study} --slurm shows it",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     return follow(jobs, measure, console, spec.study) if slurm.wait else 0
