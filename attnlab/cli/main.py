@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "wandb-sweep": "attnlab.cli.wandb_sweep",
     "report": "attnlab.cli.report",
     "dashboard": "attnlab.cli.dashboard",
+    "status": "attnlab.cli.status",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -31,6 +32,7 @@ SUMMARIES: dict[str, str] = {
     "wandb-sweep": "write a W&B sweep file (grid over row x seed) for a study",
     "report": "ablation table over seeds with intervals, paired tests, plots and HTML",
     "dashboard": "serve optuna-dashboard on the study storage, on localhost",
+    "status": "a study's cells by state (and with --slurm its SLURM jobs), from its storage",
 }
 
 

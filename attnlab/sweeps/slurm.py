@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +135,44 @@ def _executor(spec: WorkerSpec, slurm: SlurmOptions, launch: LaunchOptions, task
 def _record_jobs(storage: Any, study_id: int, job_id: str) -> None:
     jobs = storage.get_study_system_attrs(study_id).get(SLURM_JOBS_ATTR, [])
     storage.set_study_system_attr(study_id, SLURM_JOBS_ATTR, [*jobs, job_id])
+
+
+@dataclass(frozen=True)
+class SlurmTask:
+    """One job (or array task) as SLURM's accounting has it now."""
+
+    job: str
+    state: str
+    elapsed: str
+    nodes: str
+    reason: str
+    requeues: int  # how often it came back (requeued by a time limit, preemption or scontrol requeue)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def slurm_tasks(job_ids: Sequence[str]) -> list[SlurmTask]:
+    """The tasks of ``job_ids`` from ``sacct`` (which submitit needs too), each once with its requeue count."""
+    if not job_ids:
+        return []
+    command = ["sacct", "-D", "-X", "-n", "-P", "-j", ",".join(job_ids), "-o", "JobID,State,Elapsed,NodeList,Reason"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise ConfigError("--slurm: no sacct here; run it where SLURM's client commands are installed") from None
+    if done.returncode:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ConfigError(f"--slurm: sacct failed ({lines[0] if lines else done.returncode})")
+    rows: dict[str, list[list[str]]] = {}
+    for line in done.stdout.splitlines():
+        fields = line.split("|")
+        if len(fields) == 5:
+            rows.setdefault(fields[0], []).append(fields)
+    return [
+        SlurmTask(job, *history[-1][1:], requeues=sum(row[1] == "REQUEUED" for row in history))
+        for job, history in rows.items()
+    ]
 
 
 def check_slurm(slurm: SlurmOptions | None, launch: LaunchOptions) -> None:

@@ -164,3 +164,15 @@ def test_slurm_refuses_a_storage_other_nodes_cannot_reach(tiny: Tiny) -> None:
         error = done.stderr.strip()
         assert "\n" not in error and "use an RDB URL" in error and "shared filesystem" in error, error
     assert not (tiny.folder / "runs" / "slurm").exists()  # nothing was submitted
+
+
+def test_a_ddp_cell_inside_an_allocation_runs_its_ranks_as_one_slurm_step(
+    slurm_cluster: SlurmCluster, shared: Tiny
+) -> None:
+    study = shared.study({"plain": {"model.attention.type": "none"}}, seeds=[0])
+    job = _submit(shared, slurm_cluster, study, "--devices-per-trial", "2", "--wait")
+
+    assert _complete(shared.trials(STUDY)) == {"plain/seed0": 1}
+    steps = slurm_cluster.run("sacct", "-n", "-P", "-j", job, "-o", "JobID,NTasks,State").splitlines()
+    ranks = [step for step in steps if step.split("|")[0] == f"{job}.1"]  # step 0 is the worker, 1 the DDP trial
+    assert ranks and ranks[0].split("|")[1:] == ["2", "COMPLETED"], steps
