@@ -190,7 +190,7 @@ def _write_configs(folder: Path, node: str, cpus: int, mysql_port: int) -> Path:
                 "MinJobAge=600",
                 "ReturnToService=2",
                 "SchedulerType=sched/backfill",
-                "SchedulerParameters=sched_min_interval=100000",
+                "SchedulerParameters=bf_interval=1,sched_interval=2,sched_min_interval=100000",
                 "AccountingStorageType=accounting_storage/slurmdbd",
                 "AccountingStorageHost=localhost",
                 f"AccountingStoragePort={ports['dbd']}",
