@@ -12,6 +12,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -31,7 +32,7 @@ from attnlab.sweeps.attempts import (
 from attnlab.sweeps.ledger import Ledger
 from attnlab.sweeps.settings import stored_settings
 from attnlab.sweeps.slurm import SLURM_JOBS_ATTR
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.storage import is_database, open_storage
 
 STATES = ("complete", "failed", "running", "lost", "interrupted", "pending")
 
@@ -115,6 +116,8 @@ def _trial_status(trial: FrozenTrial) -> CellStatus:
 def study_status(url: str, name: str, max_retries: int) -> StudyStatus:
     """The status of Optuna study ``name`` (``STUDY@PROFILE``) in the storage at ``url``."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not is_database(url) and not Path(url).is_file():
+        raise ConfigError(f"--storage {url}: no such journal file; give the --storage the study ran on")
     storage = open_storage(url)
     names = optuna.get_all_study_names(storage)
     if name not in names:
