@@ -75,11 +75,11 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def slurm_job_attrs() -> dict[str, str]:
-    """The SLURM job this process runs in, as a claim records it (nothing outside SLURM)."""
+def runner_attrs() -> dict[str, str]:
+    """Who runs an attempt, as it records it: this process, and its SLURM job ("ARRAY_TASK") when it has one."""
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     job = f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
-    return {SLURM_JOB_ATTR: job} if job else {}
+    return {WORKER_ATTR: worker_identity()} | ({SLURM_JOB_ATTR: job} if job else {})
 
 
 def mark_end(storage: BaseStorage, trial_id: int, end: End) -> None:

@@ -3,7 +3,8 @@
 Lightning's ``ddp`` launcher starts the other ranks by re-running the current command line; inside
 a worker that would start more workers. A multi-device trial therefore runs as
 ``python -m attnlab.sweeps.child SPEC OUTCOME``: re-running that is exactly what the other ranks
-need, and rank 0 writes the :class:`Outcome` for the worker to read.
+need, and rank 0 writes the :class:`Outcome` for the worker to read. Inside a SLURM allocation
+``srun`` starts the ranks instead (:mod:`~attnlab.sweeps.slurm_steps`).
 """
 
 from __future__ import annotations

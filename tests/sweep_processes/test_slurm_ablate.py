@@ -192,3 +192,26 @@ def test_a_ddp_cell_inside_an_allocation_runs_its_ranks_as_one_slurm_step(
     steps = slurm_cluster.run("sacct", "-n", "-P", "-j", job, "-o", "JobID,NTasks,State").splitlines()
     ranks = [step for step in steps if step.split("|")[0] == f"{job}.1"]  # step 0 is the worker, 1 the DDP trial
     assert ranks and ranks[0].split("|")[1:] == ["2", "COMPLETED"], steps
+
+
+def test_a_search_runs_as_an_array_too_and_saves_its_best_config(slurm_cluster: SlurmCluster, shared: Tiny) -> None:
+    search = {
+        "name": "tiny-search",
+        "profile": str(shared.profile),
+        "space": {"model.optimizer.lr": {"type": "categorical", "choices": [0.1, 1.0e-9]}},
+        "n_trials": 2,
+        "metric": "val/loss",
+        "sampler": {"name": "random", "seed": 0},
+        "pruner": {"name": "none"},
+    }
+    path = shared.folder / "search.yaml"
+    path.write_text(yaml.safe_dump(search, sort_keys=False))
+    command = ["sweep", str(path), "-o", "best.yaml", "--storage", shared.journal, "--slurm", "--workers", "2"]
+    done = shared.run(*command, "--time", "10", "--wait", env=slurm_cluster.environment)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    trials = shared.trials("tiny-search@tiny-profile")
+    assert sorted(t.params["model.optimizer.lr"] for t in trials if t.state == TrialState.COMPLETE) == [1.0e-9, 0.1]
+    job = re.search(r"submitted SLURM job (\d+)", done.stdout)[1]
+    assert {t.system_attrs.get(SLURM_JOB_ATTR, "").split("_")[0] for t in trials} == {job}
+    assert (shared.folder / "best.yaml").is_file()
