@@ -211,7 +211,7 @@ def test_a_search_runs_as_an_array_too_and_saves_its_best_config(slurm_cluster: 
     assert done.returncode == 0, done.stdout + done.stderr
 
     trials = shared.trials("tiny-search@tiny-profile")
-    assert sorted(t.params["model.optimizer.lr"] for t in trials if t.state == TrialState.COMPLETE) == [1.0e-9, 0.1]
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2  # n_trials, over both array tasks
     job = re.search(r"submitted SLURM job (\d+)", done.stdout)[1]
     assert {t.system_attrs.get(SLURM_JOB_ATTR, "").split("_")[0] for t in trials} == {job}
     assert (shared.folder / "best.yaml").is_file()
