@@ -221,6 +221,25 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+def _cancel_all(cluster: SlurmCluster) -> None:
+    """Cancels every job and waits for them to be gone, so that no job step outlives the daemons."""
+    cluster.run("scancel", "--user=root", check=False)
+    _wait(lambda: not cluster.run("squeue", "-h").strip(), "the jobs to end")
+
+
+def _kill_stray_steps(conf: Path) -> None:
+    """Kills, by PID, the job steps of this cluster still running (``slurmstepd`` outlives ``slurmd``; it
+    carries the cluster's ``SLURM_CONF`` in its environment)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if not (entry / "cmdline").read_bytes().startswith(b"slurmstepd"):
+                continue
+            if f"SLURM_CONF={conf}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), 9)
+
+
 @contextlib.contextmanager
 def running_cluster(folder: Path) -> Iterator[SlurmCluster]:
     """Starts the whole cluster in ``folder`` and stops what it started when the block ends."""
@@ -249,13 +268,9 @@ def running_cluster(folder: Path) -> Iterator[SlurmCluster]:
         yield cluster
     finally:
         with contextlib.suppress(Exception):
-            subprocess.run(
-                ["scancel", "--full", "--user=root"],
-                env=os.environ | {"SLURM_CONF": str(folder / "slurm.conf")},
-                timeout=30,
-                capture_output=True,
-            )
+            _cancel_all(SlurmCluster(folder / "slurm.conf", folder, node, cpus))
         _stop(started)
+        _kill_stray_steps(folder / "slurm.conf")
         if munged is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(munged, 15)
