@@ -41,6 +41,8 @@ def test_slurm_options_are_read_only_with_slurm_and_checked() -> None:
     assert options.time_min == 60 and options.extra == {"qos": "high", "mail-type": "END"}
     with pytest.raises(ConfigError, match="--slurm-arg 'high': use KEY=VALUE"):
         _parsed("--slurm", "--slurm-arg", "high")
+    with pytest.raises(ConfigError, match="--slurm-arg 'signal=USR1@90': attnlab sets --signal itself; use --signal-d"):
+        _parsed("--slurm", "--slurm-arg", "signal=USR1@90")
     with pytest.raises(ConfigError, match="--signal-delay 120: must be between 0 and the time limit"):
         _parsed("--slurm", "--time", "1")
     with pytest.raises(ConfigError, match="--gpus-per-node: -1; use 0 or more"):

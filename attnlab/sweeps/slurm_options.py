@@ -34,11 +34,26 @@ def time_minutes(text: str) -> int:
     return -(-seconds // 60)
 
 
+# sbatch options the submission sets itself: submitit's files and signal, attnlab's array and name
+OWN_SBATCH_OPTIONS = {
+    "signal": "--signal-delay",
+    "time": "--time",
+    "partition": "--partition",
+    "array": "--workers or --nodes/--gpus-per-node",
+    "output": "nothing (logs go to runs/slurm/)",
+    "error": "nothing (logs go to runs/slurm/)",
+    "job-name": "nothing (attnlab-STUDY@PROFILE names the study's jobs)",
+}
+
+
 def _slurm_arg(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or key.strip().startswith("-"):
         raise ConfigError(f"--slurm-arg {text!r}: use KEY=VALUE with an sbatch option name, e.g. qos=high")
-    return key.strip().replace("_", "-"), value
+    name = key.strip().replace("_", "-")
+    if name in OWN_SBATCH_OPTIONS:
+        raise ConfigError(f"--slurm-arg {text!r}: attnlab sets --{name} itself; use {OWN_SBATCH_OPTIONS[name]}")
+    return name, value
 
 
 @dataclass(frozen=True)
