@@ -28,7 +28,7 @@ from attnlab.sweeps.launcher import progress_bar
 from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.session import Session
 from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.storage import is_database
+from attnlab.sweeps.storage import _shown, is_database
 from attnlab.sweeps.worker import INTERRUPTED_STATUS, stop_under_way
 from attnlab.sweeps.worker_spec import WorkerSpec
 
@@ -201,18 +201,24 @@ def submit(
     return jobs
 
 
-def follow(jobs: list[submitit.Job], measure: Callable[[], ledger.Progress], console: Console, study: str) -> int:
+def status_command(spec: WorkerSpec) -> str:
+    """The command that shows the study and its jobs from a login node (a database password left out)."""
+    storage = _shown(spec.storage) if is_database(spec.storage) else spec.storage
+    return f"attnlab status {spec.study} --storage {storage} --slurm"
+
+
+def follow(jobs: list[submitit.Job], measure: Callable[[], ledger.Progress], console: Console, spec: WorkerSpec) -> int:
     """Shows the study's progress until it is finished or every task has ended: 0, or 1 with cells left."""
     try:
         with progress_bar(console) as bar:
             state = measure()
-            task = bar.add_task(study, total=state.total, completed=state.finished, failed=0, running=0)
+            task = bar.add_task(spec.study, total=state.total, completed=state.finished, failed=0, running=0)
             while state.finished < state.total and not all(job.done() for job in jobs):
                 time.sleep(POLL_S)
                 state = measure()
                 bar.update(task, completed=state.finished, failed=state.failed, running=state.running)
     except KeyboardInterrupt:
-        console.print(f"stopped following; the jobs keep running (attnlab status {study} --slurm)", soft_wrap=True)
+        console.print(f"stopped following; the jobs keep running: {status_command(spec)}", soft_wrap=True)
         return INTERRUPTED_STATUS
     return 0 if state.finished == state.total else 1
 
@@ -231,9 +237,9 @@ def launch_on_slurm(
     array = jobs[0].job_id.split("_")[0]
     console.print(
         f"{spec.study}: submitted SLURM job {array} ({len(jobs)} workers, logs in {SLURM_ROOT / spec.study}); "
-        f"attnlab status {spec.study} --slurm shows it",
+        f"{status_command(spec)} shows it",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-    return follow(jobs, measure, console, spec.study) if slurm.wait else 0
+    return follow(jobs, measure, console, spec) if slurm.wait else 0
