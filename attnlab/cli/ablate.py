@@ -21,6 +21,7 @@ HELP = "run every cell (row x seed) of a study on Optuna storage, resumable"
 
 def build_parser() -> argparse.ArgumentParser:
     from attnlab.sweeps.options import add_launch_arguments, add_study_arguments
+    from attnlab.sweeps.slurm_options import add_slurm_arguments
 
     parser = argparse.ArgumentParser(
         prog="attnlab ablate",
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds-per-round", type=int, metavar="K", help="seeds added per round (default: the study's seed count)"
     )
     add_launch_arguments(parser)
+    add_slurm_arguments(parser)
     return parser
 
 
@@ -80,6 +82,7 @@ def until_decided(args: argparse.Namespace) -> UntilDecided | None:
 def main(argv: list[str]) -> int:
     from attnlab.sweeps.ablation import run_ablation
     from attnlab.sweeps.options import launch_options
+    from attnlab.sweeps.slurm_options import slurm_options
 
     args = build_parser().parse_args(argv)
     return run_ablation(
@@ -90,4 +93,5 @@ def main(argv: list[str]) -> int:
         cell=args.cell,
         console=stdout_console(),
         until_decided=until_decided(args),
+        slurm=slurm_options(args),
     )

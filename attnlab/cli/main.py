@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "attnlab.cli.report",
     "explain": "attnlab.cli.explain",
     "dashboard": "attnlab.cli.dashboard",
+    "status": "attnlab.cli.status",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -34,6 +35,7 @@ SUMMARIES: dict[str, str] = {
     "report": "ablation table over seeds with intervals, paired tests, plots and HTML",
     "explain": "Grad-CAM and attention-map galleries per row, with a localisation score per row",
     "dashboard": "serve optuna-dashboard on the study storage, on localhost",
+    "status": "a study's cells by state (and with --slurm its SLURM jobs), from its storage",
 }
 
 

@@ -16,6 +16,7 @@ HELP = "Optuna hyper-parameter search with pruning over any config fields"
 
 def build_parser() -> argparse.ArgumentParser:
     from attnlab.sweeps.options import add_launch_arguments
+    from attnlab.sweeps.slurm_options import add_slurm_arguments
     from attnlab.sweeps.sweep_file import EXAMPLE
 
     parser = argparse.ArgumentParser(
@@ -32,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to save the best trial's config (default: runs/sweeps/NAME@PROFILE/best.yaml)",
     )
     add_launch_arguments(parser)
+    add_slurm_arguments(parser)
     return parser
 
 
 def main(argv: list[str]) -> int:
     from attnlab.sweeps.options import launch_options
     from attnlab.sweeps.search import run_sweep
+    from attnlab.sweeps.slurm_options import slurm_options
 
     args = build_parser().parse_args(argv)
-    return run_sweep(args.sweep, launch_options(args), output=args.output, console=stdout_console())
+    return run_sweep(
+        args.sweep, launch_options(args), output=args.output, console=stdout_console(), slurm=slurm_options(args)
+    )

@@ -23,6 +23,8 @@ from attnlab.sweeps.placement import Placement, plan_placement
 from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
 from attnlab.sweeps.rounds import decision_lines, run_rounds
 from attnlab.sweeps.session import Session, open_session, profile_settings
+from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
+from attnlab.sweeps.slurm_options import SlurmOptions
 from attnlab.sweeps.storage import optuna_study_name
 
 
@@ -68,16 +70,26 @@ def run_ablation(
     cell: str | None = None,
     console: Console | None = None,
     until_decided: UntilDecided | None = None,
+    slurm: SlurmOptions | None = None,
 ) -> int:
     """Trains every unfinished cell of ``study_ref`` under ``profile`` (or only ``cell``); the exit status.
 
     With ``until_decided``, trains in rounds: the study's seeds, then more seeds for the rows whose
-    verdict is still open (:mod:`attnlab.sweeps.rounds`).
+    verdict is still open (:mod:`attnlab.sweeps.rounds`). With ``slurm``, the workers are submitted as a
+    SLURM job array instead of started here.
     """
     console = console or Console()
     if cell is not None and until_decided is not None:
         raise ConfigError("--cell and --until-decided: choose one; a single cell has no verdict to wait for")
-    placement = plan_placement(1 if cell else options.workers, options.devices, options.devices_per_trial)
+    if slurm is not None and until_decided is not None:
+        raise ConfigError(
+            "--slurm and --until-decided: choose one; rounds are scheduled by a launcher that stays running "
+            "(run --until-decided inside an allocation instead)"
+        )
+    check_slurm(slurm, options)
+    placement = (
+        None if slurm else plan_placement(1 if cell else options.workers, options.devices, options.devices_per_trial)
+    )
     study = load_study(study_ref)
     plan = until_decided.plan(study) if until_decided is not None else None
     names = [each.name for each in study.cells(overrides)]
@@ -102,6 +114,12 @@ def run_ablation(
     if before.finished == before.total:
         console.print(f"{name}: nothing to train, every cell is finished")
         status = 0
+    elif slurm is not None:
+        status = launch_on_slurm(
+            options.worker_spec(name, cell), slurm, options, session, lambda: ledger().progress(), console
+        )
+        if not slurm.wait:
+            return status
     else:
         todo = placement.limited_to(before.total - before.finished)
         status = run_workers(options.worker_spec(name, cell), todo, lambda: ledger().progress(), console)

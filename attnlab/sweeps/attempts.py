@@ -35,6 +35,7 @@ _logger = logging.getLogger(__name__)
 
 CELL_ATTR = "attnlab.cell"  # the cell an attempt claims, "ROW/seedN"
 WORKER_ATTR = "attnlab.worker"  # who runs it, "HOST:PID": which process to look at (or kill)
+SLURM_JOB_ATTR = "attnlab.slurm_job"  # the SLURM job running the worker ("ARRAY_TASK" for an array task), if any
 END_ATTR = "attnlab.end"  # how a failed attempt ended (an End), written just before the FAIL state
 FAILURE_REASON_ATTR = f"{ATTR_PREFIX}failure_reason"
 INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM) before it finished; running the command again trains it"
@@ -72,6 +73,13 @@ def standing(trial: FrozenTrial) -> Standing:
 def worker_identity() -> str:
     """``HOST:PID`` of this process."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def runner_attrs() -> dict[str, str]:
+    """Who runs an attempt, as it records it: this process, and its SLURM job ("ARRAY_TASK") when it has one."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    job = f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+    return {WORKER_ATTR: worker_identity()} | ({SLURM_JOB_ATTR: job} if job else {})
 
 
 def mark_end(storage: BaseStorage, trial_id: int, end: End, reason: str = INTERRUPTED_REASON) -> None:
@@ -130,8 +138,9 @@ def retry_lost_search_trials(max_retries: int) -> Callable[[optuna.Study, Frozen
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Holds Ctrl-C and SIGTERM back until the block is done (e.g. between creating a trial and its first beat)."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Holds Ctrl-C, SIGTERM and SLURM's time-limit warning (USR2) back until the block is done (e.g. between
+    creating a trial and its first beat)."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR2}
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield

@@ -7,6 +7,7 @@ so each rank reads the same spec and joins the same run; only rank 0 reports.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from attnlab.sweeps.execution import Outcome, RunSpec, run_here, write_outcome
 
 
 def main(argv: list[str]) -> int:
+    # SLURM's time-limit warning reaches every job step: the worker handles it and stops the ranks
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     spec_path, outcome_path = (Path(arg) for arg in argv)
     try:
         outcome = run_here(RunSpec.from_json(spec_path.read_text(encoding="utf-8")))

@@ -3,7 +3,8 @@
 Lightning's ``ddp`` launcher starts the other ranks by re-running the current command line; inside
 a worker that would start more workers. A multi-device trial therefore runs as
 ``python -m attnlab.sweeps.child SPEC OUTCOME``: re-running that is exactly what the other ranks
-need, and rank 0 writes the :class:`Outcome` for the worker to read.
+need, and rank 0 writes the :class:`Outcome` for the worker to read. Inside a SLURM allocation
+``srun`` starts the ranks instead (:mod:`~attnlab.sweeps.slurm_steps`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import optuna
 
 from attnlab.errors import ConfigError
 from attnlab.sweeps.environment import EnvironmentStop, as_environment_stop
+from attnlab.sweeps.slurm_steps import rank_launcher, stop_signal
 from attnlab.sweeps.wandb_runs import WandbRun, finish_run, make_logger
 
 OutcomeState = Literal["complete", "failed", "pruned", "stopped"]  # stopped: by the machine
@@ -126,18 +128,19 @@ def _stop_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)
 
 
-def run_in_child(spec: RunSpec) -> Outcome:
+def run_in_child(spec: RunSpec, devices: int) -> Outcome:
     """Trains ``spec`` as ``python -m attnlab.sweeps.child``, which Lightning's DDP launcher can re-run per rank."""
     with tempfile.TemporaryDirectory(prefix="attnlab-trial-") as folder:
         spec_path, outcome_path = Path(folder, "spec.json"), Path(folder, "outcome.json")
         spec_path.write_text(spec.to_json(), encoding="utf-8")
-        command = [sys.executable, "-m", "attnlab.sweeps.child", str(spec_path), str(outcome_path)]
+        child = [sys.executable, "-m", "attnlab.sweeps.child", str(spec_path), str(outcome_path)]
+        command = rank_launcher(devices) + child
         # Its own process group: the ranks it starts can be stopped together, and none outlives the trial.
         process = subprocess.Popen(command, start_new_session=True)
         try:
             code = process.wait()
         except BaseException:
-            _stop_group(process, signal.SIGINT)
+            _stop_group(process, stop_signal())
             process.wait()
             raise
         finally:
@@ -152,7 +155,7 @@ def run_in_child(spec: RunSpec) -> Outcome:
 
 def execute(spec: RunSpec, devices_per_trial: int, trial: optuna.Trial | None = None) -> Outcome:
     """Trains ``spec`` here (one device) or in a DDP child process (several)."""
-    return run_here(spec, trial) if devices_per_trial == 1 else run_in_child(spec)
+    return run_here(spec, trial) if devices_per_trial == 1 else run_in_child(spec, devices_per_trial)
 
 
 def write_outcome(outcome: Outcome, path: Path) -> None:

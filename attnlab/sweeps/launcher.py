@@ -104,7 +104,7 @@ def _stop(workers: list[WorkerProcess]) -> None:
             worker.process.kill()
 
 
-def _bar(console: Console) -> Progress:
+def progress_bar(console: Console) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -125,7 +125,7 @@ def run_workers(
     with interrupted_once():
         workers = _start(base, placement)
         try:
-            with _bar(console) as bar:
+            with progress_bar(console) as bar:
                 state = measure()
                 task = bar.add_task(base.study, total=state.total, completed=state.finished, failed=0, running=0)
                 while any(worker.running for worker in workers):

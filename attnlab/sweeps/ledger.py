@@ -28,14 +28,13 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from attnlab.sweeps.attempts import (
     CELL_ATTR,
     FAILURE_REASON_ATTR,
-    WORKER_ATTR,
     End,
     Standing,
     end_attempt,
     heartbeat_interval,
+    runner_attrs,
     signals_deferred,
     standing,
-    worker_identity,
 )
 
 
@@ -136,7 +135,7 @@ class Claim:
 
 def claim(storage: BaseStorage, study_id: int, cell: str, cells: Sequence[str], max_retries: int) -> Claim | None:
     """Claims ``cell`` for this process: the claim if it stands, else None (another worker has the cell)."""
-    template = create_trial(state=TrialState.RUNNING, system_attrs={CELL_ATTR: cell, WORKER_ATTR: worker_identity()})
+    template = create_trial(state=TrialState.RUNNING, system_attrs={CELL_ATTR: cell, **runner_attrs()})
     with signals_deferred():  # a database never declares lost a trial that never beat: beat before any Ctrl-C
         trial_id = storage.create_new_trial(study_id, template_trial=template)
         if heartbeat_interval(storage) is not None:

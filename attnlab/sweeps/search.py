@@ -21,6 +21,8 @@ from attnlab.sweeps.placement import plan_placement
 from attnlab.sweeps.records import ATTR_PREFIX, STUDY_PROFILE_ATTR
 from attnlab.sweeps.search_worker import search_progress
 from attnlab.sweeps.session import Session, open_session, profile_settings
+from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
+from attnlab.sweeps.slurm_options import SlurmOptions
 from attnlab.sweeps.storage import is_database, optuna_study_name
 from attnlab.sweeps.sweep_file import SweepDefinition, load_sweep, validate_sweep
 
@@ -71,17 +73,26 @@ def _report(sweep: SweepDefinition, session: Session, output: Path, console: Con
 
 
 def run_sweep(
-    path: str | Path, options: LaunchOptions, *, output: Path | None = None, console: Console | None = None
+    path: str | Path,
+    options: LaunchOptions,
+    *,
+    output: Path | None = None,
+    console: Console | None = None,
+    slurm: SlurmOptions | None = None,
 ) -> int:
-    """Runs the sweep at ``path`` to its ``n_trials``, then reports and saves the best trial; the exit status."""
+    """Runs the sweep at ``path`` to its ``n_trials``, then reports and saves the best trial; the exit status.
+
+    With ``slurm``, the workers are submitted as a SLURM job array instead of started here.
+    """
     console = console or Console()
+    check_slurm(slurm, options)
     sweep = load_sweep(path)
     if options.devices_per_trial > 1 and sweep.pruner["name"] != "none" and not is_database(options.storage):
         raise ConfigError(
             "--devices-per-trial > 1 with pruning: Optuna prunes a DDP trial through a database; "
             "use --storage sqlite:///FILE or postgresql://..., or pruner: none"
         )
-    placement = plan_placement(options.workers, options.devices, options.devices_per_trial)
+    placement = None if slurm else plan_placement(options.workers, options.devices, options.devices_per_trial)
     name = optuna_study_name(sweep.name, sweep.profile)
     settings = {"kind": "search", "definition": sweep.to_dict()} | profile_settings(sweep.profile)
     attrs = {STUDY_PROFILE_ATTR: sweep.profile}
@@ -94,6 +105,10 @@ def run_sweep(
     status = 0
     if before.finished >= sweep.n_trials:
         console.print(f"{name}: nothing to train, all {sweep.n_trials} trials are finished")
+    elif slurm is not None:
+        status = launch_on_slurm(options.worker_spec(name), slurm, options, session, progress, console)
+        if not slurm.wait:
+            return status
     else:
         todo = placement.limited_to(sweep.n_trials - before.finished)
         status = run_workers(options.worker_spec(name), todo, progress, console)

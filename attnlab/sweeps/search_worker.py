@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.ablations.overrides import SEED_KEY
 from attnlab.errors import ConfigError
-from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end, standing
+from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end, runner_attrs, standing
 from attnlab.sweeps.environment import STOPPED_REASON, EnvironmentStop
 from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
 from attnlab.sweeps.ledger import Progress
@@ -130,6 +130,8 @@ class SearchObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial_id = self._trial_id(trial)
+        for key, value in runner_attrs().items():
+            self.context.storage.set_trial_system_attr(trial_id, key, value)
         trials = self.context.storage.get_all_trials(self.context.study_id, deepcopy=False)
         if _is_surplus(trials, trial.number, self.sweep.n_trials):
             raise self._end(trial_id, End.SUPERSEDED, f"the sweep's {self.sweep.n_trials} trials are taken")

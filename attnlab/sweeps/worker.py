@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -23,11 +24,21 @@ STOP_MARK = "worker stopped: "  # the line the launcher shows when the machine s
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_stopping = threading.Event()  # a stop is under way: Lightning's teardown re-installs _interrupt, which must not fire
+
+
+def stop_under_way() -> None:
+    """From now on stop signals are ignored: the clean-up of a stop begun otherwise (e.g. SLURM's time-limit
+    signal, handled by submitit) must not be cut short by the SIGTERM that follows it."""
+    _stopping.set()
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    for stop in STOP_SIGNALS:
-        signal.signal(stop, signal.SIG_IGN)
+    if _stopping.is_set():
+        return
+    stop_under_way()
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
@@ -35,6 +46,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def interrupted_once() -> Iterator[None]:
     """Ctrl-C or SIGTERM (a scheduler's preemption) raises KeyboardInterrupt once; later ones are ignored,
     so the clean-up they start (marking attempts interrupted, stopping workers) is never cut short."""
+    _stopping.clear()
     previous = {stop: signal.signal(stop, _interrupt) for stop in STOP_SIGNALS}
     try:
         yield

@@ -1,0 +1,39 @@
+"""A retried cell resumes from the ``last.ckpt`` its interrupted (or lost) earlier attempt left behind.
+
+Each attempt logs to its own folder, ``SAVE_DIR/NAME/STUDY@PROFILE/ROW/seedN/trialK`` (see
+:func:`~attnlab.sweeps.trial_runs.log_version_override`), and Lightning keeps ``last.ckpt`` there
+after every epoch. Only attempts that did not finish leave a cell to retry, so the newest earlier
+``last.ckpt`` of the cell is where its training stopped: a preempted or timed-out cell goes on from
+its last epoch instead of starting again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_TRIAL_FOLDER = re.compile(r"^trial(\d+)$")
+
+
+def _log_root(config: Mapping[str, Any]) -> Path | None:
+    """``SAVE_DIR/NAME`` of a logger that takes a version (CSV, TensorBoard); None for others."""
+    logger = config.get("trainer", {}).get("logger")
+    if not isinstance(logger, Mapping) or "version" not in (logger.get("init_args") or {}):
+        return None
+    init = logger["init_args"]
+    return Path(init.get("save_dir") or ".") / str(init.get("name") or "")
+
+
+def resume_override(config: Mapping[str, Any], study: str, cell: str, number: int) -> dict[str, Any]:
+    """``{"ckpt_path": …}`` of the cell's newest earlier attempt's ``last.ckpt``; ``{}`` when there is none."""
+    root = _log_root(config)
+    if root is None:
+        return {}
+    earlier = []
+    for path in (root / study / cell).glob("trial*/checkpoints/last.ckpt"):
+        match = _TRIAL_FOLDER.match(path.parent.parent.name)
+        if match and int(match[1]) < number:
+            earlier.append((int(match[1]), path))
+    return {"ckpt_path": str(max(earlier)[1])} if earlier else {}
