@@ -62,6 +62,8 @@ class CellExplanation:
 
 @dataclass
 class Explanation:
+    """A study's complete cells explained on the same ``samples``; ``layers[0]`` is the last stage (scored)."""
+
     study: str
     profile: str | None
     settings: ExplainSettings
