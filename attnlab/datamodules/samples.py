@@ -35,9 +35,13 @@ def check_split(split: str) -> None:
         raise ConfigError(f"--split: {split!r} is not a split; use one of {', '.join(SPLITS)}")
 
 
-def seeded_indices(length: int, count: int, seed: int) -> np.ndarray:
-    """``count`` distinct positions of ``length`` drawn by ``seed``, in increasing order (all of them if fewer)."""
+def check_count(count: int) -> None:
     if count < 1:
         raise ConfigError(f"--images: {count} is not a number of images; valid: 1 or more")
+
+
+def seeded_indices(length: int, count: int, seed: int) -> np.ndarray:
+    """``count`` distinct positions of ``length`` drawn by ``seed``, in increasing order (all of them if fewer)."""
+    check_count(count)
     chosen = np.random.default_rng(seed).choice(length, size=min(count, length), replace=False)
     return np.sort(chosen)

@@ -18,7 +18,7 @@ import torch
 from rich.console import Console
 from rich.progress import track
 
-from attnlab.datamodules.samples import ShownSamples, check_split
+from attnlab.datamodules.samples import ShownSamples, check_count, check_split
 from attnlab.errors import ConfigError
 from attnlab.reports.explain_checkpoints import (
     CellCheckpoint,
@@ -62,6 +62,8 @@ class CellExplanation:
 
 @dataclass
 class Explanation:
+    """A study's complete cells explained on the same ``samples``; ``layers[0]`` is the last stage (scored)."""
+
     study: str
     profile: str | None
     settings: ExplainSettings
@@ -149,6 +151,7 @@ class _SharedImages:
 def explain_study(loaded: LoadedStudy, settings: ExplainSettings, console: Console | None = None) -> Explanation:
     """Every complete cell of ``loaded`` explained on the same images (a progress bar on ``console``)."""
     check_split(settings.split)
+    check_count(settings.images)
     checkpoints = complete_checkpoints(loaded.spec, loaded.records)
     if not checkpoints:
         raise ConfigError(f"study {loaded.spec.name}: no complete cell yet; nothing to explain")
