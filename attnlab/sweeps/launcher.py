@@ -81,7 +81,7 @@ def _start(base: WorkerSpec, placement: Placement) -> list[WorkerProcess]:
     host, pid = socket.gethostname(), os.getpid()
     return [
         WorkerProcess(
-            dataclasses.replace(base, slot=slot, threads=placement.threads),
+            dataclasses.replace(base, slot=slot, threads=placement.threads, cpus=placement.cpus_of(slot)),
             placement.environment(slot),
             folder / f"{host}-{pid}-worker{slot}.log",
         )

@@ -1,4 +1,4 @@
-"""Where workers run: one per device group on GPUs (pinned with CUDA_VISIBLE_DEVICES), or the cores split on CPU."""
+"""Where workers run: one per device group on GPUs (pinned with CUDA_VISIBLE_DEVICES), or on disjoint cores on CPU."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Placement:
 
     gpu_groups: tuple[tuple[str, ...], ...]  # one entry per worker; () for a CPU worker
     threads: int | None  # per worker, on CPU; None on GPUs
+    cpus: tuple[int, ...] = ()  # the CPUs the launcher may use: CPU workers get disjoint slices of them
 
     @property
     def workers(self) -> int:
@@ -26,9 +27,16 @@ class Placement:
             return {"CUDA_VISIBLE_DEVICES": ",".join(group)}
         return {"OMP_NUM_THREADS": str(self.threads)}
 
+    def cpus_of(self, slot: int) -> list[int] | None:
+        """The cores CPU worker ``slot`` is pinned to, its own (None on GPUs: their workers are not pinned)."""
+        share = len(self.cpus) // self.workers  # its threads, times its DDP processes
+        if self.threads is None or share == 0:
+            return None
+        return list(self.cpus[slot * share : (slot + 1) * share])
+
     def limited_to(self, workers: int) -> Placement:
         """The first ``workers`` workers only (there is less work than workers)."""
-        return Placement(self.gpu_groups[: max(1, workers)], self.threads)
+        return Placement(self.gpu_groups[: max(1, workers)], self.threads, self.cpus)
 
 
 def _visible_gpus() -> list[str]:
@@ -63,9 +71,9 @@ def plan_placement(workers: int | None, devices: str | None, devices_per_trial: 
     visible = _visible_gpus()
     chosen = _parse_devices(devices, visible) if devices is not None else visible
     if not chosen:
-        cores = len(os.sched_getaffinity(0))
+        cores = sorted(os.sched_getaffinity(0))
         count = workers or 1
-        return Placement(((),) * count, max(1, cores // (count * devices_per_trial)))
+        return Placement(((),) * count, max(1, len(cores) // (count * devices_per_trial)), tuple(cores))
     if len(chosen) % devices_per_trial:
         raise ConfigError(
             f"--devices-per-trial {devices_per_trial}: does not divide the {len(chosen)} GPUs ({','.join(chosen)})"

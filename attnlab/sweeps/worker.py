@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -67,6 +68,8 @@ def _log_progress() -> None:
 def main(argv: list[str]) -> int:
     spec = WorkerSpec.from_json(argv[0])
     _log_progress()
+    if spec.cpus:
+        os.sched_setaffinity(0, spec.cpus)  # its own cores: sibling workers never share one
     if spec.threads is not None:
         import torch
 

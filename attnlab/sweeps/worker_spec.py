@@ -30,6 +30,7 @@ class WorkerSpec:
     study: str  # the Optuna study name, STUDY@PROFILE
     devices_per_trial: int = 1
     threads: int | None = None  # torch threads on CPU: the machine's cores split between workers
+    cpus: list[int] | None = None  # the cores this worker is pinned to on CPU (disjoint from its siblings')
     max_retries: int = DEFAULT_MAX_RETRIES
     heartbeat_interval_s: int = 30
     grace_s: int = 120

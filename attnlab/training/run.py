@@ -19,6 +19,7 @@ from attnlab.modules.classifier import AttentionClassifier
 from attnlab.modules.cost_monitor import DesignCostMonitor
 from attnlab.modules.design import PRESETS
 from attnlab.training.config import AttnlabCLI, build_cli, resolved_config
+from attnlab.training.threads import fit_threads
 
 
 @dataclass
@@ -97,6 +98,7 @@ def _as_floats(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def fit_and_test(cli: AttnlabCLI) -> TrainResult:
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
+    fit_threads()  # only the CPUs that are this run's and free: a busy neighbour would stall every step
     _label_wandb_runs(trainer.loggers, model)
     started = time.perf_counter()
     ckpt_path = _resolve_checkpoint(cli.config.ckpt_path, trainer)

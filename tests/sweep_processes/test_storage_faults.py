@@ -102,5 +102,5 @@ def test_a_study_without_a_complete_cell_resumes_under_new_settings(tiny: Tiny) 
     fixed = tiny.run(*command)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     [line] = [line for line in fixed.stderr.splitlines() if "starting it again with the new settings" in line]
-    assert "--set model.optimizer.lr=1e+12 then, --set (none) now" in line
+    assert "--set model.optimizer.lr=1000000000000.0 then, --set (none) now" in line
     assert set(_complete(tiny.journal)) == {"cbam/seed0"}
