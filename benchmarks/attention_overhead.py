@@ -68,7 +68,7 @@ class CheapestCBAM(nn.Module):
     """The paper's CBAM (``cbam`` preset: biased MLP and conv, [avg; max]) in the fewest, cheapest autograd ops.
 
     One MLP call on [avg; max] stacked along the batch, means as sum × 1/n, the 7×7 conv on a channels_last copy
-    of the 2-map input when the map is large (its backward is several times faster there on CPU).
+    of the 2-map input when training on large maps (its backward is several times faster there on CPU).
     """
 
     def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7) -> None:
@@ -84,7 +84,7 @@ class CheapestCBAM(nn.Module):
         channel = self.fc2(F.relu(self.fc1(pooled))).view(2, n, c).sum(0)
         x = x * torch.sigmoid(channel)[:, :, None, None]
         maps = torch.cat([x.sum(1, keepdim=True) * (1.0 / c), x.amax(1, keepdim=True)], dim=1)
-        if h * w >= 25 and x.device.type == "cpu":
+        if h * w >= 25 and x.device.type == "cpu" and torch.is_grad_enabled():
             maps = maps.contiguous(memory_format=torch.channels_last)
         return x * torch.sigmoid(self.conv(maps))
 
