@@ -7,7 +7,7 @@ answers "how accurate, at what price" on its own.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -21,8 +21,10 @@ from attnlab.modules.cost_monitor import DesignCostMonitor
 from attnlab.modules.design import AttentionDesign
 from attnlab.modules.model import build_model
 from attnlab.modules.optim import OptimizerConfig, SchedulerConfig
+from attnlab.modules.validation import one_of
 
 STAGES = ("val", "test")
+RANDOMNESS = ("common", "independent")
 
 
 class DivergedError(RuntimeError):
@@ -54,6 +56,11 @@ class AttentionClassifier(L.LightningModule):
     """Image classifier: a backbone carrying an attention design, trained with cross-entropy.
 
     ``num_classes``, ``in_channels`` and ``image_size`` are linked from the datamodule by the CLI.
+
+    ``randomness``: ``common`` (common random numbers) initialises the backbone from a stream of the run's seed
+    (``seed_everything``, read as ``torch.initial_seed()``) and each attention module from its own, so every row of
+    a study starts a seed from the same backbone weights and paired differences measure the design rather than the
+    draw; ``independent`` draws everything from torch's global RNG in construction order, as before.
     """
 
     def __init__(
@@ -65,6 +72,7 @@ class AttentionClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         monitor: str = "val/top1_err",
         channels_last: bool = False,
+        randomness: Literal["common", "independent"] = "common",
         num_classes: int = 10,
         in_channels: int = 3,
         image_size: int = 32,
@@ -75,6 +83,7 @@ class AttentionClassifier(L.LightningModule):
         valid_monitors = [f"val/{name}" for name in ("loss", "top1_err", "top5_err", "top1_acc", "top5_acc")]
         if monitor not in valid_monitors:
             raise ConfigError(f"model.monitor: {monitor!r} is not logged; use one of {', '.join(valid_monitors)}")
+        one_of("model.randomness", randomness, RANDOMNESS)
         self.backbone = backbone
         # No default instance: its resolved fields would pin every preset to CBAM's values.
         self.attention = attention or AttentionDesign()
@@ -83,10 +92,12 @@ class AttentionClassifier(L.LightningModule):
         self.label_smoothing = label_smoothing
         self.monitor = monitor
         self.channels_last = channels_last
+        self.randomness = randomness
         self.image_size = image_size
         self.in_channels = in_channels
         self.save_hyperparameters()
-        self.net = build_model(self.backbone, self.attention, num_classes=num_classes, in_channels=in_channels)
+        init_seed = torch.initial_seed() if randomness == "common" else None
+        self.net = build_model(self.backbone, self.attention, num_classes, in_channels, init_seed=init_seed)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         top5 = min(5, num_classes)
