@@ -18,6 +18,7 @@ from attnlab.errors import ConfigError
 from attnlab.reports.cells import COMPLETE, STATES, metric_columns
 from attnlab.reports.spec import StudySpec
 from attnlab.reports.stats import ALPHA, holm, paired_t_test, seed_interval
+from attnlab.sweeps.records import StepTiming
 
 CORRECTIONS = ("holm", "none")
 PAPER_KEYS = tuple(PAPER_COLUMNS)  # the paper's numbers a study row may carry: top1_err, params_m, ...
@@ -69,8 +70,13 @@ def _verdict(summary_row: pd.Series, spec: StudySpec, p_column: str) -> str:
     return f"{'better' if better else 'worse'} ({label}={format_p(p_value)})"
 
 
-def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") -> pd.DataFrame:
-    """One summary row per study row: cell counts, mean/std/CI of each metric, cost, paired test, verdict."""
+def aggregate(
+    cells: pd.DataFrame, spec: StudySpec, correction: str = "holm", step_timing: StepTiming | None = None
+) -> pd.DataFrame:
+    """One summary row per study row: cell counts, mean/std/CI of each metric, cost, paired test, verdict.
+
+    ``time_ratio`` (row's step time ÷ its baseline's) comes from ``step_timing`` alone; without one it is NaN.
+    """
     if correction not in CORRECTIONS:
         raise ConfigError(f"--correction: {correction!r} is not valid; use one of {', '.join(CORRECTIONS)}")
     metrics = metric_columns(cells)
@@ -96,9 +102,11 @@ def aggregate(cells: pd.DataFrame, spec: StudySpec, correction: str = "holm") ->
         summary |= {f"paper.{key}": spec.paper.get(row, {}).get(key, math.nan) for key in PAPER_KEYS}
         rows.append(summary)
     frame = pd.DataFrame(rows)
-    speed = frame.set_index("row")["train_images_per_s"]
-    # Time per image relative to the row's baseline: > 1 means this row trains slower.
-    frame["time_ratio"] = frame["baseline"].map(speed) / frame["train_images_per_s"]
+    # Step time relative to the row's baseline, measured side by side: > 1 means this row trains slower.
+    frame["time_ratio"] = [
+        (step_timing.ratio(row, baseline) if step_timing and isinstance(baseline, str) else None) or math.nan
+        for row, baseline in zip(frame["row"], frame["baseline"], strict=True)
+    ]
     compared = frame["baseline"].notna() & (frame["row"] != frame["baseline"])
     frame["paired.p_holm"] = math.nan
     frame.loc[compared, "paired.p_holm"] = holm(frame.loc[compared, "paired.p"].tolist())

@@ -7,6 +7,7 @@ terminal, the paper's LaTeX table and the HTML page can never disagree.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.stats import ALPHA, CONFIDENCE
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
+from attnlab.sweeps.records import StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
 
@@ -34,6 +36,7 @@ class Report:
     cells: pd.DataFrame
     summary: pd.DataFrame
     correction: str
+    step_timing: StepTiming | None = None
 
     @property
     def title(self) -> str:
@@ -84,8 +87,7 @@ class Report:
             )
         notes.append(
             "GFLOPs are multiply-accumulates (GMACs) of one forward pass at the data's image size, as in the paper. "
-            "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
-            "seeds); compare it only between cells that ran on the same kind of machine."
+            + self._time_note()
         )
         if any(self.spec.paper.values()):
             notes.append(
@@ -93,6 +95,17 @@ class Report:
                 "paper's dataset and recipe, which this profile may not reproduce."
             )
         return notes
+
+    def _time_note(self) -> str:
+        if self.step_timing is None:
+            return (
+                "Time overhead: not measured for this study (—); the cells' own throughput (cells.csv, Images/s) "
+                "depends on what else their machine was doing and makes no overhead."
+            )
+        return (
+            f"Time overhead: row's step time ÷ its baseline's − 1, {self.step_timing.describe()}; measured once "
+            "for the study. Cells' own throughput (cells.csv) is what each run met, under its machine's load."
+        )
 
     def _baseline_text(self) -> str:
         baselines = self.summary["baseline"].dropna().unique()
@@ -113,8 +126,20 @@ def build_report(
     if not spec.rows:
         raise ConfigError(f"{loaded.source}: study {spec.name} has no cells yet; nothing to report")
     cells = cell_frame(loaded.records, spec)
-    summary = aggregate(cells, spec, correction)
-    return Report(spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction)
+    timing = step_timing_for(loaded.step_timings, cells)
+    summary = aggregate(cells, spec, correction, step_timing=timing)
+    return Report(
+        spec=spec, source=loaded.source, cells=cells, summary=summary, correction=correction, step_timing=timing
+    )
+
+
+def step_timing_for(timings: Mapping[str, Any], cells: pd.DataFrame) -> StepTiming | None:
+    """The stored step timing of the device most complete cells trained on (else the first stored), if any."""
+    if not timings:
+        return None
+    trained_on = cells.loc[cells["state"] == COMPLETE, "device"].dropna().value_counts()
+    device = next((label for label in trained_on.index if label in timings), next(iter(timings)))
+    return StepTiming.from_dict(timings[device])
 
 
 def terminal_text(report: Report) -> str:
@@ -148,6 +173,7 @@ def json_payload(report: Report) -> dict[str, Any]:
         "status": report.status,
         "partial": report.partial,
         "cells": counts | {"expected": len(report.cells)},
+        "step_timing": report.step_timing.to_dict() if report.step_timing else None,
         "rows": json.loads(report.summary.to_json(orient="records")),
     }
 
@@ -166,7 +192,8 @@ def html_text(report: Report) -> str:
         HtmlSection(
             f"{report.spec.metric} against cost",
             svg=trade_off_chart(report.summary, report.spec),
-            caption="Left: parameters; right: measured training-time overhead against the baseline (grey).",
+            caption="Left: parameters; right: training-step time overhead against the baseline (grey), measured "
+            "side by side (see the notes).",
         ),
         HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing."),
     ]
