@@ -19,7 +19,7 @@ from attnlab.reports.cells import cell_frame
 from attnlab.reports.report import build_report, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.stats import holm, paired_t_test, seed_interval
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.records import CellRecord, StepTiming
 
 T_975_DF1 = 12.706204736174698  # Student t table, two-sided 95%
 T_975_DF2 = 4.302652729749464
@@ -150,9 +150,19 @@ def test_counts_cost_and_time_overhead(summary: pd.DataFrame) -> None:
     assert summary.loc["b", ["complete", "failed", "missing"]].tolist() == [2, 1, 0]
     assert summary.loc["c", ["complete", "running", "missing"]].tolist() == [1, 1, 1]
     assert summary.loc["d", ["complete", "missing"]].tolist() == [0, 3]
-    assert summary.loc["a", "time_ratio"] == pytest.approx(1000 / 800)
+    assert math.isnan(summary.loc["a", "time_ratio"])  # cells' throughput alone makes no time overhead
     assert summary.loc["a", "gmacs"] == pytest.approx(2.0)
     assert summary.loc["a", "paper.top1_err"] == 22.66 and math.isnan(summary.loc["b", "paper.top1_err"])
+
+
+def test_time_overhead_comes_from_the_side_by_side_step_timing() -> None:
+    spec = hand_spec()
+    timing = StepTiming("cpu: test", 1, 32, (1, 16, 16), 15, {"base": 0.020, "a": 0.025, "b": 0.021})
+    summary = aggregate(cell_frame(hand_records(), spec), spec, step_timing=timing).set_index("row")
+    assert summary.loc["a", "time_ratio"] == pytest.approx(1.25)
+    assert summary.loc["b", "time_ratio"] == pytest.approx(1.05)
+    assert summary.loc["base", "time_ratio"] == pytest.approx(1.0)
+    assert math.isnan(summary.loc["c", "time_ratio"])  # not measured
 
 
 def test_failed_and_missing_cells_are_listed_not_dropped() -> None:

@@ -22,12 +22,15 @@ def four_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cpu_workers_split_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(placement_module, "_visible_gpus", list)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     placement = plan_placement(workers=2, devices=None, devices_per_trial=1)
     assert placement.workers == 2 and placement.threads == 4
     assert placement.environment(1) == {"OMP_NUM_THREADS": "4"}
     assert plan_placement(workers=None, devices=None, devices_per_trial=2).threads == 4  # 1 worker, 2 DDP ranks
     assert plan_placement(workers=16, devices=None, devices_per_trial=1).threads == 1
     assert plan_placement(workers=2, devices=None, devices_per_trial=1).limited_to(1).workers == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the launcher's share of a machine others use too
+    assert plan_placement(workers=1, devices=None, devices_per_trial=1).threads == 1
 
 
 @pytest.mark.usefixtures("four_gpus")

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from attnlab.datamodules.batch_transforms import BatchTransform, TransformingCollate, to_unit_range
 from attnlab.datamodules.checks import require_at_least
-from attnlab.datamodules.device_loader import DeviceBatchLoader
+from attnlab.datamodules.device_loader import DeviceBatchLoader, derived_seed
 from attnlab.datamodules.samples import ShownSamples, check_split, seeded_indices
 from attnlab.datamodules.splits import Split, Splits
 
@@ -60,6 +60,15 @@ class AttnlabDataModule(pl.LightningDataModule):
         """
         return int(os.environ.get("PL_GLOBAL_SEED", "0"))
 
+    def loader_generator(self) -> torch.Generator:
+        """The generator of a loader's order (and of its workers' seeds, hence their augmentation draws).
+
+        Seeded from the run's seed and rank alone, never from torch's global RNG, which the model's init may
+        have consumed: every row of a study sees the same batches in the same order for one seed.
+        """
+        rank, _ = self.rank_and_world_size()
+        return torch.Generator().manual_seed(derived_seed(self.run_seed(), rank))
+
     def data_loader(
         self, dataset: Dataset, *, shuffle: bool, collate_fn: Callable[[list[Any]], Any] | None = None
     ) -> DataLoader:
@@ -72,6 +81,7 @@ class AttnlabDataModule(pl.LightningDataModule):
             collate_fn=collate_fn,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.training_device().type == "cuda",
+            generator=self.loader_generator(),
         )
 
 
@@ -151,7 +161,10 @@ class TensorDataModule(AttnlabDataModule):
         transform = self._train_transform if training else self._train_transform.deterministic()
         if not self.in_memory:
             dataset = TensorDataset(split.images, split.labels)
-            return self.data_loader(dataset, shuffle=training, collate_fn=TransformingCollate(transform))
+            # Workers draw augmentation from their own RNG, seeded from the loader's generator; in this process
+            # the collate draws from a generator of its own.
+            augment = None if self.num_workers > 0 else self.loader_generator()
+            return self.data_loader(dataset, shuffle=training, collate_fn=TransformingCollate(transform, augment))
         rank, world_size = self.rank_and_world_size()
         return DeviceBatchLoader(
             split=self._on_device(name, split),

@@ -71,12 +71,16 @@ class BatchTransform:
         return replace(self, crop_padding=0, flip=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TransformingCollate:
-    """``collate_fn`` that stacks ``(image, label)`` samples and transforms the batch (picklable for workers)."""
+    """``collate_fn`` that stacks ``(image, label)`` samples and transforms the batch (picklable for workers).
+
+    ``generator`` draws the augmentation (``None``: torch's global RNG, which Lightning seeds per worker).
+    """
 
     transform: BatchTransform
+    generator: torch.Generator | None = None
 
     def __call__(self, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = default_collate(samples)
-        return self.transform(images), labels
+        return self.transform(images, self.generator), labels

@@ -8,7 +8,7 @@ answers "how accurate, at what price" on its own.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -28,6 +28,7 @@ from attnlab.modules.validation import one_of
 
 STAGES = ("val", "test")
 COMPILE_TARGETS = ("none", "attention", "model")
+RANDOMNESS = ("common", "independent")
 
 
 class DivergedError(RuntimeError):
@@ -74,6 +75,11 @@ class AttentionClassifier(L.LightningModule):
 
     ``num_classes``, ``in_channels`` and ``image_size`` are linked from the datamodule by the CLI. ``compile``
     (``none``, ``attention`` or ``model``) runs the attention modules or the whole network through ``torch.compile``.
+
+    ``randomness``: ``common`` (common random numbers) initialises the backbone from a stream of the run's seed
+    (``seed_everything``, read as ``torch.initial_seed()``) and each attention module from its own, so every row of
+    a study starts a seed from the same backbone weights and paired differences measure the design rather than the
+    draw; ``independent`` draws everything from torch's global RNG in construction order, as before.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class AttentionClassifier(L.LightningModule):
         monitor: str = "val/top1_err",
         channels_last: bool = False,
         compile: str = "none",
+        randomness: Literal["common", "independent"] = "common",
         num_classes: int = 10,
         in_channels: int = 3,
         image_size: int = 32,
@@ -97,6 +104,7 @@ class AttentionClassifier(L.LightningModule):
         if monitor not in valid_monitors:
             raise ConfigError(f"model.monitor: {monitor!r} is not logged; use one of {', '.join(valid_monitors)}")
         one_of("model.compile", compile, COMPILE_TARGETS)
+        one_of("model.randomness", randomness, RANDOMNESS)
         self.backbone = backbone
         # No default instance: its resolved fields would pin every preset to CBAM's values.
         self.attention = attention or AttentionDesign()
@@ -105,10 +113,12 @@ class AttentionClassifier(L.LightningModule):
         self.label_smoothing = label_smoothing
         self.monitor = monitor
         self.channels_last = channels_last
+        self.randomness = randomness
         self.image_size = image_size
         self.in_channels = in_channels
         self.save_hyperparameters()
-        self.net = build_model(self.backbone, self.attention, num_classes=num_classes, in_channels=in_channels)
+        init_seed = torch.initial_seed() if randomness == "common" else None
+        self.net = build_model(self.backbone, self.attention, num_classes, in_channels, init_seed=init_seed)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         compile_network(self.net, compile)

@@ -30,6 +30,7 @@ from attnlab.reports.stats import (
     seed_interval,
     seeds_needed,
 )
+from attnlab.sweeps.records import StepTiming
 
 CORRECTIONS = ("holm", "none")
 PAPER_KEYS = tuple(PAPER_COLUMNS)  # the paper's numbers a study row may carry: top1_err, params_m, ...
@@ -153,11 +154,13 @@ def aggregate(
     *,
     effect: float | None = None,
     margin: float | None = None,
+    step_timing: StepTiming | None = None,
 ) -> pd.DataFrame:
     """One summary row per study row: cell counts, mean/std/CI of each metric, cost, paired test, verdict.
 
     ``effect``: also the seeds a true difference of that size needs; ``margin``: the equivalence
     test within ±margin. A study run with ``--until-decided`` takes its verdict from the sequential rule.
+    ``time_ratio`` (row's step time ÷ its baseline's) comes from ``step_timing`` alone; without one it is NaN.
     """
     for flag, value in (("--effect", effect), ("--margin", margin)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -190,9 +193,11 @@ def aggregate(
         summary |= {f"paper.{key}": spec.paper.get(row, {}).get(key, math.nan) for key in PAPER_KEYS}
         rows.append(summary)
     frame = pd.DataFrame(rows)
-    speed = frame.set_index("row")["train_images_per_s"]
-    # Time per image relative to the row's baseline: > 1 means this row trains slower.
-    frame["time_ratio"] = frame["baseline"].map(speed) / frame["train_images_per_s"]
+    # Step time relative to the row's baseline, measured side by side: > 1 means this row trains slower.
+    frame["time_ratio"] = [
+        (step_timing.ratio(row, baseline) if step_timing and isinstance(baseline, str) else None) or math.nan
+        for row, baseline in zip(frame["row"], frame["baseline"], strict=True)
+    ]
     compared = frame["baseline"].notna() & (frame["row"] != frame["baseline"])
     frame["paired.p_holm"] = math.nan
     frame.loc[compared, "paired.p_holm"] = holm(frame.loc[compared, "paired.p"].tolist())

@@ -34,6 +34,8 @@ CELL_COLUMNS: tuple[str, ...] = (
     "train_images_per_s",
     "peak_memory_mb",
     "wall_time_s",
+    "device",
+    "threads",
     "failure_reason",
 )
 
@@ -61,6 +63,8 @@ def _cell_row(record: CellRecord, attempts: int) -> dict[str, Any]:
         "train_images_per_s": record.train_images_per_s,
         "peak_memory_mb": record.peak_memory_mb,
         "wall_time_s": record.wall_time_s,
+        "device": record.device,
+        "threads": record.threads,
         "failure_reason": record.failure_reason,
         **{AXIS_PREFIX + axis: _axis_value(value) for axis, value in record.axes.items()},
         **metrics,

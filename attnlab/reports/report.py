@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.stats import ALPHA, CONFIDENCE, POWER
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
+from attnlab.sweeps.records import StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
 
@@ -40,6 +42,7 @@ class Report:
     effect: float | None = None  # --effect: the difference whose seeds-needed figure is shown
     margin: float | None = None  # --margin: the equivalence margin of the TOST column
     figures: list[GalleryFigure] = field(default_factory=list)  # galleries of ``attnlab explain``, if it ran
+    step_timing: StepTiming | None = None  # the study's side-by-side step timing (the time-overhead column)
 
     @property
     def title(self) -> str:
@@ -91,8 +94,7 @@ class Report:
         notes += self._power_notes()
         notes.append(
             "GFLOPs are multiply-accumulates (GMACs) of one forward pass at the data's image size, as in the paper. "
-            "Time overhead: baseline training throughput ÷ row throughput − 1 (images/s, mean over complete "
-            "seeds); compare it only between cells that ran on the same kind of machine."
+            + self._time_note()
         )
         if self.localisation_metrics:
             notes.append(
@@ -146,6 +148,17 @@ class Report:
         """The per-cell localisation scores merged from ``attnlab explain`` (none for data without boxes)."""
         return [column[: -len(".verdict")] for column in self.summary if column.endswith(".verdict")]
 
+    def _time_note(self) -> str:
+        if self.step_timing is None:
+            return (
+                "Time overhead: not measured for this study (—); the cells' own throughput (cells.csv, Images/s) "
+                "depends on what else their machine was doing and makes no overhead."
+            )
+        return (
+            f"Time overhead: row's step time ÷ its baseline's − 1, {self.step_timing.describe()}; measured once "
+            "for the study. Cells' own throughput (cells.csv) is what each run met, under its machine's load."
+        )
+
     def _baseline_text(self) -> str:
         baselines = self.summary["baseline"].dropna().unique()
         return f"'{baselines[0]}'" if len(baselines) == 1 else "each row's own, column 'Baseline'"
@@ -181,11 +194,12 @@ def build_report(
     if margin is None and spec.sequential is not None:
         margin = spec.sequential.margin
     cells = scheduled_cells(cell_frame(loaded.records, spec), spec)
+    timing = step_timing_for(loaded.step_timings, cells)
     scores = explanation.localisation if explanation is not None else None
     if scores is not None:
         complete = scores.merge(cells.loc[cells["state"] == COMPLETE, ["row", "seed"]], on=["row", "seed"])
         cells = cells.merge(complete, on=["row", "seed"], how="left")
-    summary = aggregate(cells, spec, correction, effect=effect, margin=margin)
+    summary = aggregate(cells, spec, correction, effect=effect, margin=margin, step_timing=timing)
     for name in [] if scores is None else [column for column in scores if column not in ("row", "seed")]:
         summary = summary.merge(compare_metric(cells, spec, name, LOCALISATION_DIRECTION, correction), on="row")
     return Report(
@@ -197,7 +211,17 @@ def build_report(
         effect=effect,
         margin=margin,
         figures=explanation.figures if explanation is not None else [],
+        step_timing=timing,
     )
+
+
+def step_timing_for(timings: Mapping[str, Any], cells: pd.DataFrame) -> StepTiming | None:
+    """The stored step timing of the device most complete cells trained on (else the first stored), if any."""
+    if not timings:
+        return None
+    trained_on = cells.loc[cells["state"] == COMPLETE, "device"].dropna().value_counts()
+    device = next((label for label in trained_on.index if label in timings), next(iter(timings)))
+    return StepTiming.from_dict(timings[device])
 
 
 def terminal_text(report: Report) -> str:
@@ -235,6 +259,7 @@ def json_payload(report: Report) -> dict[str, Any]:
         "status": report.status,
         "partial": report.partial,
         "cells": counts | {"expected": len(report.cells)},
+        "step_timing": report.step_timing.to_dict() if report.step_timing else None,
         "rows": json.loads(report.summary.to_json(orient="records")),
     }
 
@@ -253,7 +278,8 @@ def html_text(report: Report) -> str:
         HtmlSection(
             f"{report.spec.metric} against cost",
             svg=trade_off_chart(report.summary, report.spec),
-            caption="Left: parameters; right: measured training-time overhead against the baseline (grey).",
+            caption="Left: parameters; right: training-step time overhead against the baseline (grey), measured "
+            "side by side (see the notes).",
         ),
     ]
     sections += [

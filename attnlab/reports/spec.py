@@ -126,3 +126,4 @@ class LoadedStudy:
     spec: StudySpec
     records: list[CellRecord]
     source: str  # for the report header, e.g. "Optuna storage runs/attnlab.journal"
+    step_timings: Mapping[str, Any] = field(default_factory=dict)  # device label -> StepTiming.to_dict()

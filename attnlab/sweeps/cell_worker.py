@@ -24,6 +24,7 @@ from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
 from attnlab.sweeps.records import CellRecord
 from attnlab.sweeps.resume import resume_override
+from attnlab.sweeps.step_times import ensure_step_timing
 from attnlab.sweeps.trial_runs import (
     device_overrides,
     finished_record,
@@ -129,6 +130,7 @@ def run_cells(context: WorkerContext) -> None:
     """Claims and trains cells until every cell (or the one ``--cell``, or the round's ``cells``) is finished."""
     cells = study_cells(context)
     names = [context.spec.cell] if context.spec.cell else list(context.spec.cells or cells)
+    ensure_step_timing(context, list(cells.values()))
     lost_races = 0
     poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
     while True:

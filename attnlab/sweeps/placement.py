@@ -39,6 +39,12 @@ class Placement:
         return Placement(self.gpu_groups[: max(1, workers)], self.threads, self.cpus)
 
 
+def _thread_cap(cores: int) -> int:
+    """The launcher's ``OMP_NUM_THREADS`` (a share of a machine others use too), else every core."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else cores
+
+
 def _visible_gpus() -> list[str]:
     """The GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (indices, or UUIDs)."""
     import torch
@@ -73,7 +79,8 @@ def plan_placement(workers: int | None, devices: str | None, devices_per_trial: 
     if not chosen:
         cores = sorted(os.sched_getaffinity(0))
         count = workers or 1
-        return Placement(((),) * count, max(1, len(cores) // (count * devices_per_trial)), tuple(cores))
+        threads = min(max(1, len(cores) // (count * devices_per_trial)), _thread_cap(len(cores)))
+        return Placement(((),) * count, threads, tuple(cores))
     if len(chosen) % devices_per_trial:
         raise ConfigError(
             f"--devices-per-trial {devices_per_trial}: does not divide the {len(chosen)} GPUs ({','.join(chosen)})"

@@ -14,6 +14,7 @@ from typing import Any
 ATTR_PREFIX = "attnlab."
 STUDY_DEFINITION_ATTR = "attnlab.study_definition"  # study-level: the StudyDefinition as a dict
 STUDY_PROFILE_ATTR = "attnlab.profile"  # study-level: the profile name the study runs under
+STEP_TIMING_ATTR = "attnlab.step_timing"  # study-level: {device label: StepTiming.to_dict()} of the rows' models
 
 
 @dataclass
@@ -31,6 +32,8 @@ class CellRecord:
     train_images_per_s: float | None = None
     peak_memory_mb: float | None = None
     wall_time_s: float | None = None
+    device: str | None = None  # what the cell trained on, e.g. "cuda: NVIDIA H200" (rank 0's device)
+    threads: int | None = None  # torch's intra-op CPU threads in the training process
     state: str = "waiting"  # waiting | running | complete | failed | pruned
     failure_reason: str | None = None
 
@@ -49,3 +52,41 @@ class CellRecord:
         names = {f.name for f in dataclasses.fields(cls)} - {"state"}
         values = {key[len(ATTR_PREFIX) :]: value for key, value in attrs.items() if key.startswith(ATTR_PREFIX)}
         return cls(state=state, **{key: value for key, value in values.items() if key in names})
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Median seconds per training step of each row's model, measured side by side on one device.
+
+    Stored with the study (``STEP_TIMING_ATTR``, one per device kind); the report's time column is its ratios.
+    """
+
+    device: str  # e.g. "cuda: NVIDIA H200", "cpu: Intel(R) Xeon(R) Processor"
+    threads: int  # torch's intra-op threads during the measurement
+    batch_size: int
+    input_shape: tuple[int, int, int]  # C, H, W
+    rounds: int
+    seconds: dict[str, float]  # row -> median seconds per step
+
+    def ratio(self, row: str, baseline: str) -> float | None:
+        """Step time of ``row`` over that of ``baseline`` (> 1: slower); None if either was not measured."""
+        if row not in self.seconds or baseline not in self.seconds:
+            return None
+        return self.seconds[row] / self.seconds[baseline]
+
+    def describe(self) -> str:
+        """How the times were taken, in one sentence."""
+        channels, height, width = self.input_shape
+        threads = f", {self.threads} thread{'s' if self.threads != 1 else ''}" if self.device.startswith("cpu") else ""
+        return (
+            f"forward + backward + optimiser step of each row's model on a batch of {self.batch_size}×{channels}×"
+            f"{height}×{width}, rows interleaved in one process on {self.device}{threads}, "
+            f"median of {self.rounds} rounds"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepTiming:
+        return cls(**{**data, "input_shape": tuple(data["input_shape"])})

@@ -73,6 +73,8 @@ def finished_record(record: CellRecord, outcome: Outcome, metric: str) -> tuple[
         train_images_per_s=result["train_images_per_s"],
         peak_memory_mb=result["peak_memory_mb"],
         wall_time_s=result["wall_time_s"],
+        device=result.get("device"),
+        threads=result.get("threads"),
     )
     value = done.metrics.get(metric)
     if _finite(value):

@@ -103,11 +103,13 @@ def require_schedule_end(trainer: Any, scheduler_name: str) -> None:
 class _ValidatingCLI(AttnlabCLI):
     """Parses and builds the model and datamodule on the meta device: checks everything, computes nothing."""
 
+    build_device = "meta"
+
     def _set_seed(self) -> None:
         """Validation draws no random numbers, so it leaves the global seed (and the log) alone."""
 
     def instantiate_classes(self) -> None:
-        with torch.device("meta"):
+        with torch.device(self.build_device):
             self.config_init = self.parser.instantiate_classes(self.config)
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")
@@ -213,6 +215,18 @@ def resolved_config(cli: AttnlabCLI) -> dict[str, Any]:
     for name in LINKED_FROM_DATA:
         config["model"][name] = getattr(cli.datamodule, name)
     return config
+
+
+class _ModelCLI(_ValidatingCLI):
+    """Builds the model and datamodule for real (on the CPU, weights initialised), without a trainer or data."""
+
+    build_device = "cpu"
+
+
+def build_model_and_data(args: Sequence[str]) -> tuple[AttentionClassifier, L.LightningDataModule]:
+    """The model (with its initial weights) and the unloaded datamodule a train configuration describes."""
+    cli = build_cli(_ModelCLI, args)
+    return cli.model, cli.datamodule
 
 
 def validate_train_args(args: Sequence[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, WandbLogger
 
@@ -19,6 +20,7 @@ from attnlab.modules.classifier import AttentionClassifier
 from attnlab.modules.cost_monitor import DesignCostMonitor
 from attnlab.modules.design import PRESETS
 from attnlab.training.config import AttnlabCLI, build_cli, resolved_config
+from attnlab.training.devices import device_label
 from attnlab.training.threads import fit_threads
 
 
@@ -35,6 +37,8 @@ class TrainResult:
     log_dir: str | None
     best_checkpoint: str | None
     config: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None  # device_label() of rank 0's device
+    threads: int | None = None  # torch's intra-op CPU threads
 
 
 def _design_labels(model: AttentionClassifier) -> tuple[str, list[str]]:
@@ -123,6 +127,8 @@ def fit_and_test(cli: AttnlabCLI) -> TrainResult:
         log_dir=trainer.log_dir,
         best_checkpoint=best,
         config=resolved_config(cli),
+        device=device_label(trainer.strategy.root_device),
+        threads=torch.get_num_threads(),
     )
 
 
@@ -157,7 +163,7 @@ def format_summary(result: TrainResult) -> str:
         lines.append(
             f"speed       {result.train_images_per_s:.0f} train images/s   peak memory {result.peak_memory_mb:.0f} MB"
         )
-    lines.append(f"wall time   {result.wall_time_s:.1f} s")
+    lines.append(f"wall time   {result.wall_time_s:.1f} s on {result.device}, {result.threads} CPU threads")
     lines.append(f"logs        {result.log_dir}")
     if result.best_checkpoint:
         lines.append(f"best ckpt   {result.best_checkpoint}")

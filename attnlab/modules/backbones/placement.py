@@ -10,11 +10,14 @@ Sites, per backbone (``placement``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from torch import nn
 
 from attnlab.modules.attention import build_attention
+from attnlab.modules.backbones.init import init_stream
 from attnlab.modules.design import AttentionDesign
 
 
@@ -22,10 +25,13 @@ from attnlab.modules.design import AttentionDesign
 class AttentionPlacer:
     """Hands each site of a backbone its attention module, or ``None`` where the design puts none.
 
-    ``None`` (not ``nn.Identity``) keeps a ``none`` design's network exactly the plain backbone.
+    ``None`` (not ``nn.Identity``) keeps a ``none`` design's network exactly the plain backbone. With an
+    ``init_seed`` the k-th module built draws its init from stream ``(init_seed, "attention", k)``.
     """
 
     design: AttentionDesign
+    init_seed: int | None = None
+    _sites: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False, compare=False)
 
     def block(self, channels: int) -> nn.Module | None:
         """The module at a block site with ``channels`` channels, if the design places attention in blocks."""
@@ -39,4 +45,5 @@ class AttentionPlacer:
     def _at(self, placement: str, channels: int) -> nn.Module | None:
         if self.design.is_identity or self.design.placement != placement:
             return None
-        return build_attention(self.design, channels)
+        with init_stream(self.init_seed, "attention", next(self._sites)):
+            return build_attention(self.design, channels)

@@ -18,7 +18,7 @@ from attnlab.ablations.sequential import PLAN_ATTR, SequentialPlan
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.sweeps.attempts import CELL_ATTR, Standing, standing
-from attnlab.sweeps.records import ATTR_PREFIX, STUDY_DEFINITION_ATTR, CellRecord
+from attnlab.sweeps.records import ATTR_PREFIX, STEP_TIMING_ATTR, STUDY_DEFINITION_ATTR, CellRecord
 
 TRIAL_STATES: dict[TrialState, str] = {
     TrialState.COMPLETE: "complete",
@@ -94,4 +94,5 @@ def load_from_optuna(study: str, profile: str, url: str | None = None) -> Loaded
         if definition is not None
         else StudySpec.from_records(study, profile, records)
     )
-    return LoadedStudy(spec=spec, records=records, source=f"Optuna storage {url}, study {name}")
+    timings = optuna_study.user_attrs.get(STEP_TIMING_ATTR, {})
+    return LoadedStudy(spec=spec, records=records, source=f"Optuna storage {url}, study {name}", step_timings=timings)
