@@ -82,8 +82,10 @@ def _other_settings(study: optuna.Study, url: str, stored: dict[str, Any], wante
     results = len(study.get_trials(deepcopy=False, states=RESULTS))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)))
     held = "has no trial yet (another launcher may be starting it)"
-    if results or running:
-        held = f"holds {results} finished result{'s' * (results != 1)}" if results else f"holds {running} running trial(s)"
+    if running:
+        held = f"holds {running} running trial(s)"
+    if results:
+        held = f"holds {results} finished result{'s' * (results != 1)}"
     return ConfigError(
         f"study {study.study_name!r} in {url} was created with other settings ({_difference(stored, wanted)}) and "
         f"{held}; run it as created, or keep both: give the study another name (name: in its file) or "
