@@ -100,7 +100,8 @@ def set_aside(path: Path, start: int) -> Path:
         out.flush()
         os.fsync(out.fileno())
     os.truncate(path, start)
-    lines = sum(1 for _ in path.open("rb"))
+    with path.open("rb") as journal:
+        lines = sum(1 for _ in journal)
     _logger.warning(
         "%s: its last record was torn (a write cut short): moved its %d bytes to %s; "
         "the journal continues from its last complete record (line %d)",

@@ -81,10 +81,14 @@ def _compare(study: optuna.Study, url: str, wanted: dict[str, Any]) -> optuna.St
 def _other_settings(study: optuna.Study, url: str, stored: dict[str, Any], wanted: dict[str, Any]) -> ConfigError:
     results = len(study.get_trials(deepcopy=False, states=RESULTS))
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)))
-    held = f"{results} finished result{'s' * (results != 1)}" if results else f"{running} running trial(s)"
+    held = "has no trial yet (another launcher may be starting it)"
+    if running:
+        held = f"holds {running} running trial(s)"
+    if results:
+        held = f"holds {results} finished result{'s' * (results != 1)}"
     return ConfigError(
         f"study {study.study_name!r} in {url} was created with other settings ({_difference(stored, wanted)}) and "
-        f"holds {held}; run it as created, or keep both: give the study another name (name: in its file) or "
+        f"{held}; run it as created, or keep both: give the study another name (name: in its file) or "
         "another --profile, or use another --storage"
     )
 
@@ -92,12 +96,16 @@ def _other_settings(study: optuna.Study, url: str, stored: dict[str, Any], wante
 def _restart_if_without_results(
     study: optuna.Study, storage: BaseStorage, url: str, wanted: dict[str, Any], validate: Callable[[], None]
 ) -> bool:
-    """Drops a study created with other settings when none of its trials has a result or is running (once the
-    new settings passed ``validate``); False when the study has ``wanted`` and is kept."""
+    """Drops a study created with other settings when it has trials but none has a result or is running (once
+    the new settings passed ``validate``); False when the study has ``wanted`` and is kept.
+
+    A study without any trial is kept: it may be one another launcher is starting right now.
+    """
     stored = _wait_for_settings(study, url)
     if stored == wanted:
         return False
-    if study.get_trials(deepcopy=False, states=(*RESULTS, TrialState.RUNNING, TrialState.WAITING)):
+    held = study.get_trials(deepcopy=False, states=(*RESULTS, TrialState.RUNNING, TrialState.WAITING))
+    if held or not study.get_trials(deepcopy=False):
         raise _other_settings(study, url, stored, wanted)
     validate()
     _logger.warning(

@@ -23,6 +23,7 @@ from lightning.pytorch.accelerators import AcceleratorRegistry
 from lightning.pytorch.callbacks import Callback, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.trainer.connectors.accelerator_connector import _AcceleratorConnector
 
 from attnlab.datamodules import DigitsDataModule
 from attnlab.errors import ConfigError
@@ -143,24 +144,15 @@ def check_trainer_settings(trainer: Mapping[str, Any]) -> None:
         raise ConfigError(f"trainer.max_epochs: {max_epochs}; use 1 or more, or -1 for no limit")
     _check_accelerator(trainer.get("accelerator"))
     chosen = {name: trainer[name] for name in DEVICE_SETTINGS if trainer.get(name) is not None}
-    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # "GPU available: ..." on every check
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            L.Trainer(
-                logger=False,
-                enable_checkpointing=False,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-                **chosen,
-            )
+            # What Trainer.__init__ runs on these settings (accelerator, strategy, precision plugin), without a
+            # Trainer: validation builds nothing that trains.
+            _AcceleratorConnector(**chosen)
     except (MisconfigurationException, ValueError, TypeError, ImportError) as error:
         reason = " ".join(str(error).split())
         raise ConfigError(f"{_setting_named_by(reason)}: {reason}") from None
-    finally:
-        quiet.setLevel(level)
 
 
 def _summarise_parse_error(text: str) -> str:
