@@ -57,8 +57,8 @@ def test_cpu_workers_get_disjoint_cores(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the tests' own cap of 1 would set every share
     two = plan_placement(workers=2, devices=None, devices_per_trial=1)
     assert (two.cpus_of(0), two.cpus_of(1), two.threads) == ([2, 3, 5], [7, 8, 9], 3)
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a launcher told to use 2 threads gives its workers no more
-    assert plan_placement(workers=2, devices=None, devices_per_trial=1).threads == 2
     ddp = plan_placement(workers=None, devices=None, devices_per_trial=2)
     assert (ddp.cpus_of(0), ddp.threads) == ([2, 3, 5, 7, 8, 9], 3)  # its two ranks share its cores
     assert plan_placement(workers=12, devices=None, devices_per_trial=1).cpus_of(0) is None  # fewer cores than workers
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a launcher told to use 2 threads gives its workers no more
+    assert plan_placement(workers=2, devices=None, devices_per_trial=1).threads == 2
