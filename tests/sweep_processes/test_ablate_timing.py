@@ -20,7 +20,7 @@ STUDY = "tiny@tiny-profile"
 
 def test_cells_record_device_and_threads_and_the_study_its_step_timing(tiny: Tiny) -> None:
     study = tiny.study({"plain": {"model.attention.type": "none"}, "cbam": {}}, seeds=[0, 1])
-    done = tiny.run("ablate", str(study), "--profile", str(tiny.profile), "--storage", tiny.journal)
+    done = tiny.run("ablate", str(study), "--profile", str(tiny.profile), "--storage", tiny.journal, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
 
     trials = tiny.trials(STUDY)
