@@ -152,7 +152,9 @@ def test_a_task_at_its_time_limit_requeues_and_resumes_its_cell_from_its_checkpo
     slurm_cluster: SlurmCluster, shared: Tiny
 ) -> None:
     study = shared.study({"long": {"trainer.max_epochs": 1000}}, seeds=[0])
-    job = _submit(shared, slurm_cluster, study, "--workers", "1", "--time", "1", "--signal-delay", "15")
+    # SLURM may send the signal up to 60 s before --signal-delay says: with a 2-minute limit it still comes
+    # 45 to 105 s into the job, after a few epochs (with 1 minute it could come before the first one)
+    job = _submit(shared, slurm_cluster, study, "--workers", "1", "--time", "2", "--signal-delay", "15")
     resumed = wait_for(
         lambda: next(
             (t for t in shared.trials(STUDY) if t.user_attrs.get("attnlab.config", {}).get("ckpt_path")), None
