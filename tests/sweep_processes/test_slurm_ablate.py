@@ -26,7 +26,6 @@ from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, SLURM_JOB_ATTR
 __all__ = ["slurm_cluster"]
 
 STUDY = "tiny@tiny-profile"
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -61,6 +60,7 @@ def _states(cluster: SlurmCluster, job: str) -> dict[str, str]:
     return dict(line.split("|") for line in lines)
 
 
+@pytest.mark.slow
 def test_an_array_of_two_workers_trains_every_cell_exactly_once(slurm_cluster: SlurmCluster, shared: Tiny) -> None:
     study = shared.study({"plain": {"model.attention.type": "none"}, "cbam": {}}, seeds=[0, 1])
     job = _submit(shared, slurm_cluster, study, "--workers", "2", "--wait")
@@ -98,6 +98,7 @@ def _finished(tiny: Tiny, cells: int) -> bool:
 SLOW_CELLS = {"plain": {"model.attention.type": "none", "trainer.max_epochs": 10}, "cbam": {"trainer.max_epochs": 10}}
 
 
+@pytest.mark.slow
 def test_a_cancelled_task_leaves_its_cell_interrupted_and_the_other_worker_finishes_it(
     slurm_cluster: SlurmCluster, shared: Tiny
 ) -> None:
@@ -130,6 +131,7 @@ def test_a_cancelled_task_leaves_its_cell_interrupted_and_the_other_worker_finis
     assert row[1:3] == ["complete", "2"] and row[4] == f"{job}_0"  # whole rows in a pipe: state, attempts, job
 
 
+@pytest.mark.slow
 def test_a_requeued_task_comes_back_and_completes_the_study(slurm_cluster: SlurmCluster, shared: Tiny) -> None:
     study = shared.study(SLOW_CELLS, seeds=[0])
     job = _submit(shared, slurm_cluster, study, "--workers", "1")
@@ -148,11 +150,14 @@ def test_a_requeued_task_comes_back_and_completes_the_study(slurm_cluster: Slurm
     assert "REQUEUED" in history
 
 
+@pytest.mark.slow
 def test_a_task_at_its_time_limit_requeues_and_resumes_its_cell_from_its_checkpoint(
     slurm_cluster: SlurmCluster, shared: Tiny
 ) -> None:
     study = shared.study({"long": {"trainer.max_epochs": 1000}}, seeds=[0])
-    job = _submit(shared, slurm_cluster, study, "--workers", "1", "--time", "1", "--signal-delay", "15")
+    # SLURM may send the signal up to 60 s before --signal-delay says: with a 2-minute limit it still comes
+    # 45 to 105 s into the job, after a few epochs (with 1 minute it could come before the first one)
+    job = _submit(shared, slurm_cluster, study, "--workers", "1", "--time", "2", "--signal-delay", "15")
     resumed = wait_for(
         lambda: next(
             (t for t in shared.trials(STUDY) if t.user_attrs.get("attnlab.config", {}).get("ckpt_path")), None
@@ -182,6 +187,7 @@ def test_slurm_refuses_a_storage_other_nodes_cannot_reach(tiny: Tiny) -> None:
     assert not (tiny.folder / "runs" / "slurm").exists()  # nothing was submitted
 
 
+@pytest.mark.slow
 def test_a_ddp_cell_inside_an_allocation_runs_its_ranks_as_one_slurm_step(
     slurm_cluster: SlurmCluster, shared: Tiny
 ) -> None:
@@ -194,6 +200,7 @@ def test_a_ddp_cell_inside_an_allocation_runs_its_ranks_as_one_slurm_step(
     assert ranks and ranks[0].split("|")[1:] == ["2", "COMPLETED"], steps
 
 
+@pytest.mark.slow
 def test_a_search_runs_as_an_array_too_and_saves_its_best_config(slurm_cluster: SlurmCluster, shared: Tiny) -> None:
     search = {
         "name": "tiny-search",
