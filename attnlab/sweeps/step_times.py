@@ -1,6 +1,6 @@
 """The study's time column: every row's training step timed side by side, once per study and device kind.
 
-A worker takes the measurement before its first cell when the study has none for its device kind,
+A launcher's first worker takes the measurement before its first cell when the study has none for its device kind,
 and stores it in the study (``attnlab.step_timing``: device label -> timing), where reports read it.
 Timing a few steps of every row costs seconds; a failure to build a row's model is that row's cells'
 business, so it only leaves the study without a time column.
@@ -43,9 +43,14 @@ def rows_args(profile_file: str, cells: Sequence[Cell]) -> dict[str, list[str]]:
 
 
 def ensure_step_timing(context: WorkerContext, cells: Sequence[Cell]) -> None:
-    """Times every row on this worker's device kind unless the study already holds that measurement."""
+    """Times every row on this worker's device kind unless the study already holds that measurement.
+
+    Only a launcher's first worker measures: its others run on the same kind of device.
+    """
     import torch
 
+    if context.spec.slot != 0:
+        return
     from attnlab.training import validate_train_args
     from attnlab.training.devices import device_label
     from attnlab.training.step_timing import ROUNDS, input_shape, models_for_timing, time_steps
