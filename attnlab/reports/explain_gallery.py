@@ -90,5 +90,6 @@ def draw_gallery(
                 corner = (left + x0 - 0.5, top + y0 - 0.5)
                 axes.add_patch(Rectangle(corner, x1 - x0, y1 - y0, fill=False, edgecolor=BOX_COLOUR, linewidth=1.2))
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    # "tight" grows the canvas to hold every label: long row names would otherwise be cut at the left edge.
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.05, metadata={"Software": None})
     return buffer.getvalue()
