@@ -97,7 +97,8 @@ def test_a_study_without_a_complete_cell_resumes_under_new_settings(tiny: Tiny) 
     study = tiny.study({"cbam": {}}, seeds=[0])
     command = ["ablate", str(study), "--profile", str(tiny.profile)]
     diverged = tiny.run(*command, "--set", "model.optimizer.lr=1e12")
-    assert "0 complete, 1 failed" in diverged.stdout, diverged.stdout + diverged.stderr
+    assert diverged.returncode == 1, diverged.stdout + diverged.stderr
+    assert diverged.stdout.splitlines()[-1] == "tiny@tiny-profile: every cell failed (1 of 1, reasons above)"
 
     fixed = tiny.run(*command)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
