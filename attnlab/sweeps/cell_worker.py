@@ -130,7 +130,15 @@ def run_cells(context: WorkerContext) -> None:
     """Claims and trains cells until every cell (or the one ``--cell``, or the round's ``cells``) is finished."""
     cells = study_cells(context)
     names = [context.spec.cell] if context.spec.cell else list(context.spec.cells or cells)
-    ensure_step_timing(context, list(cells.values()))
+    timing_due = True
+
+    def time_steps_once() -> None:
+        """The study's step timing, after this worker's first cell or when none is left for it: no cell waits."""
+        nonlocal timing_due
+        if timing_due:
+            timing_due = False
+            ensure_step_timing(context, list(cells.values()))
+
     lost_races = 0
     poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
     while True:
@@ -138,9 +146,11 @@ def run_cells(context: WorkerContext) -> None:
         trials = context.storage.get_all_trials(context.study_id, deepcopy=False)
         ledger = Ledger(names, trials, context.spec.max_retries)
         if ledger.finished:
+            time_steps_once()
             return
         claimable = ledger.claimable()
         if not claimable:  # others are running the rest: wait in case one of them dies
+            time_steps_once()
             time.sleep(poll_s)
             continue
         name = pick(claimable, context.spec.slot + lost_races)
@@ -149,3 +159,4 @@ def run_cells(context: WorkerContext) -> None:
             lost_races += 1
         else:
             run_cell(context, cells[name], claimed)
+            time_steps_once()

@@ -1,9 +1,9 @@
 """The study's time column: every row's training step timed side by side, once per study and device kind.
 
-A launcher's first worker takes the measurement before its first cell when the study has none for its device kind,
-and stores it in the study (``attnlab.step_timing``: device label -> timing), where reports read it.
-Timing a few steps of every row costs seconds; a failure to build a row's model is that row's cells'
-business, so it only leaves the study without a time column.
+A launcher's first worker takes the measurement after its first cell (or when none is left for it, so no cell
+waits for it) when the study has none for its device kind, and stores it in the study (``attnlab.step_timing``:
+device label -> timing), where reports read it. Timing a few steps of every row costs seconds; a failure to
+build a row's model is that row's cells' business, so it only leaves the study without a time column.
 """
 
 from __future__ import annotations
