@@ -39,12 +39,6 @@ class Placement:
         return Placement(self.gpu_groups[: max(1, workers)], self.threads, self.cpus)
 
 
-def _thread_cap(cores: int) -> int:
-    """The launcher's ``OMP_NUM_THREADS`` (a share of a machine others use too), else every core."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else cores
-
-
 def _visible_gpus() -> list[str]:
     """The GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (indices, or UUIDs)."""
     import torch
@@ -77,9 +71,11 @@ def plan_placement(workers: int | None, devices: str | None, devices_per_trial: 
     visible = _visible_gpus()
     chosen = _parse_devices(devices, visible) if devices is not None else visible
     if not chosen:
+        from attnlab.training.threads import thread_limit  # here: the training package imports Lightning
+
         cores = sorted(os.sched_getaffinity(0))
         count = workers or 1
-        threads = min(max(1, len(cores) // (count * devices_per_trial)), _thread_cap(len(cores)))
+        threads = min(max(1, len(cores) // (count * devices_per_trial)), thread_limit() or len(cores))
         return Placement(((),) * count, threads, tuple(cores))
     if len(chosen) % devices_per_trial:
         raise ConfigError(

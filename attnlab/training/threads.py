@@ -25,7 +25,8 @@ def usable_cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def _thread_limit() -> int | None:
+def thread_limit() -> int | None:
+    """``OMP_NUM_THREADS`` where set to a positive number: the share of the machine this process was given."""
     value = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
 
@@ -60,7 +61,7 @@ def idle_cpus(cpus: Collection[int], window_s: float = IDLE_WINDOW_S) -> int:
 def choose_threads() -> int:
     """The thread count for a training starting now (see the module's description)."""
     cpus = usable_cpus()
-    limit = _thread_limit()
+    limit = thread_limit()
     wanted = min(len(cpus), limit) if limit is not None else len(cpus)
     if wanted == 1:
         return 1
