@@ -1,8 +1,6 @@
-"""Digits and cluttered digits: shapes, split sizes, disjoint sources, reproducibility, speed and difficulty."""
+"""Digits and cluttered digits: shapes, split sizes, disjoint sources, reproducibility and difficulty."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -101,13 +99,10 @@ def test_cluttered_generation_is_reproducible_from_the_seed_not_the_cache():
     assert not torch.equal(first.train.images, other.train.images)
 
 
-def test_default_cluttered_set_generates_fast_and_defeats_template_matching():
+def test_default_cluttered_set_defeats_template_matching():
     cluttered_splits.cache_clear()
-    started = time.perf_counter()
     datamodule = ClutteredDigitsDataModule()
     datamodule.setup("fit")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 6.0  # about 1 s on 2 busy cores; the bound leaves room for a loaded CI machine
     assert [len(datamodule.splits.by_name(name)) for name in ("train", "val", "test")] == [10000, 2000, 2000]
     plain = DigitsDataModule(scale=1)
     plain.setup("fit")

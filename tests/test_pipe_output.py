@@ -49,6 +49,13 @@ def test_one_study_keeps_every_row_and_its_paper_numbers_on_a_line() -> None:
     assert resnet50_cbam.split()[-5:] == ["22.66", "6.31", "28.09", "3.864", "ResNet-50"]
 
 
+def test_list_values_in_patches_print_as_text_not_markup() -> None:
+    out = _piped("studies", "cbam-spatial")
+    assert "model.attention.channel_pool=[avg, max]" in _line_with(out, "  base ")
+    line = _line_with(out, "(avg & max, k = 3)")
+    assert "model.attention.spatial_pool=[avg, max], model.attention.kernel_size=3" in line
+
+
 def test_describe_tables_and_json_in_a_pipe() -> None:
     out = _piped("describe", "--backbone", "resnet18", "--attention", "se")
     assert _line_with(out, "total").split() == ["total", "11,778,592", "1.8142"]

@@ -61,7 +61,7 @@ def test_status_says_each_cells_state_worker_and_job_as_json(
     cells = status["cells"]
     assert [cell["state"] for cell in cells[:5]] == ["complete", "failed", "running", "lost", "interrupted"]
     assert {cell["state"] for cell in cells[5:]} == {"pending"}
-    assert cells[0]["detail"] == "test/top1_err = 12.5"
+    assert cells[0]["detail"] == "test/top1_err = 12.50"
     assert cells[1]["detail"] == LONG_REASON
     assert cells[2] | {"cell": None} == {
         "cell": None,

@@ -12,7 +12,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import track
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from attnlab.ablations import (
     DEFAULT_PROFILE,
@@ -68,23 +70,24 @@ def _print_catalogue(console: Console, studies: dict[str, StudyDefinition]) -> N
     for column in ("study", "rows × seeds", "description", "paper table"):
         listing.add_column(column, overflow="fold")
     for name, study in studies.items():
-        listing.add_row(name, _cells(study), study.description, study.reference)
+        listing.add_row(*(Text(text) for text in (name, _cells(study), study.description, study.reference)))
     profiles = Table(title=f"Profiles (--profile NAME, default {DEFAULT_PROFILE})", title_justify="left")
     for column in ("profile", "description", "file"):
         profiles.add_column(column, overflow="fold")
     for name, profile in _profiles().items():
-        profiles.add_row(name, profile["description"], profile["path"])
+        profiles.add_row(*(Text(text) for text in (name, profile["description"], profile["path"])))
     print_table(console, listing)
     console.print()
     print_table(console, profiles)
 
 
 def _patch(patch: dict[str, Any], empty: str) -> str:
+    """``key=value`` lines; a list value such as ``[avg, max]`` is text, never rich markup (so print it as Text)."""
     return "\n".join(f"{key}={format_value(value)}" for key, value in patch.items()) or empty
 
 
 def _print_study(console: Console, study: StudyDefinition) -> None:
-    console.print(f"[bold]{study.name}[/bold]: {study.description}")
+    console.print(f"[bold]{escape(study.name)}[/bold]: {escape(study.description)}")
     facts = {
         "file": str(study.source),
         "paper table": study.reference or "-",
@@ -96,7 +99,7 @@ def _print_study(console: Console, study: StudyDefinition) -> None:
         "base": _patch(study.base, "(the profile as it is)").replace("\n", ", "),
     }
     for label, text in facts.items():
-        console.print(f"  {label:<12} {text}", highlight=False, soft_wrap=True)
+        console.print(f"  {label:<12} {text}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title_justify="left")
     table.add_column("row", overflow="fold")
     table.add_column("patch on the base", overflow="fold")
@@ -110,7 +113,7 @@ def _print_study(console: Console, study: StudyDefinition) -> None:
         cells = [f"{numbers[column]:.{PAPER_FORMAT[column][1]}f}" if column in numbers else "" for column in columns]
         if study.compare_within:
             cells.append("(baseline)" if study.baseline_for(row) == row else study.baseline_for(row))
-        table.add_row(row, _patch(spec.patch, "(the base)"), *cells)
+        table.add_row(*(Text(text) for text in (row, _patch(spec.patch, "(the base)"), *cells)))
     print_table(console, table)
 
 

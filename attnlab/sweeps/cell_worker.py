@@ -24,6 +24,7 @@ from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
 from attnlab.sweeps.records import CellRecord
 from attnlab.sweeps.resume import resume_override
+from attnlab.sweeps.settings import log_folder
 from attnlab.sweeps.step_times import ensure_step_timing
 from attnlab.sweeps.trial_runs import (
     device_overrides,
@@ -72,12 +73,13 @@ def _train(context: WorkerContext, cell: Cell, claimed: Claim) -> tuple[CellReco
     except ConfigError as error:
         write_record(context.storage, claimed.trial_id, record)
         return record, Outcome("failed", reason=f"config: {error}")
-    resume = resume_override(config, context.study.study_name, cell.name, claimed.number)
+    folder = log_folder(context.study)
+    resume = resume_override(config, folder, cell.name, claimed.number)
     if resume:
         _logger.info("cell %s: resuming from %s", cell.name, resume["ckpt_path"])
     record = dataclasses.replace(record, config=config | resume)
     write_record(context.storage, claimed.trial_id, record)
-    version = f"{context.study.study_name}/{cell.name}/trial{claimed.number}"
+    version = f"{folder}/{cell.name}/trial{claimed.number}"
     args = train_args(context.profile_file, overrides | log_version_override(config, version) | resume)
     spec = RunSpec(args=args, run_test=True, wandb=_wandb_run(context, cell, config))
     return record, execute(spec, context.spec.devices_per_trial)

@@ -1,7 +1,9 @@
 """A retried cell resumes from the ``last.ckpt`` its interrupted (or lost) earlier attempt left behind.
 
-Each attempt logs to its own folder, ``SAVE_DIR/NAME/STUDY@PROFILE/ROW/seedN/trialK`` (see
-:func:`~attnlab.sweeps.trial_runs.log_version_override`), and Lightning keeps ``last.ckpt`` there
+Each attempt logs to its own folder, ``SAVE_DIR/NAME/STUDY@PROFILE-TOKEN/ROW/seedN/trialK`` (see
+:func:`~attnlab.sweeps.trial_runs.log_version_override`; the token is the storage's, from
+:func:`~attnlab.sweeps.settings.log_folder`, so another storage's study of the same name is never
+resumed from), and Lightning keeps ``last.ckpt`` there
 after every epoch. Only attempts that did not finish leave a cell to retry, so the newest earlier
 ``last.ckpt`` of the cell is where its training stopped: a preempted or timed-out cell goes on from
 its last epoch instead of starting again.
@@ -26,13 +28,13 @@ def _log_root(config: Mapping[str, Any]) -> Path | None:
     return Path(init.get("save_dir") or ".") / str(init.get("name") or "")
 
 
-def resume_override(config: Mapping[str, Any], study: str, cell: str, number: int) -> dict[str, Any]:
+def resume_override(config: Mapping[str, Any], folder: str, cell: str, number: int) -> dict[str, Any]:
     """``{"ckpt_path": …}`` of the cell's newest earlier attempt's ``last.ckpt``; ``{}`` when there is none."""
     root = _log_root(config)
     if root is None:
         return {}
     earlier = []
-    for path in (root / study / cell).glob("trial*/checkpoints/last.ckpt"):
+    for path in (root / folder / cell).glob("trial*/checkpoints/last.ckpt"):
         match = _TRIAL_FOLDER.match(path.parent.parent.name)
         if match and int(match[1]) < number:
             earlier.append((int(match[1]), path))

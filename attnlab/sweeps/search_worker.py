@@ -24,6 +24,7 @@ from attnlab.sweeps.environment import STOPPED_REASON, EnvironmentStop
 from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
 from attnlab.sweeps.ledger import Progress
 from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.settings import log_folder
 from attnlab.sweeps.sweep_file import SweepDefinition
 from attnlab.sweeps.trial_runs import (
     device_overrides,
@@ -114,7 +115,7 @@ class SearchObjective:
             return record, Outcome("failed", reason=f"config: {error}")
         record = dataclasses.replace(record, config=config)
         write_record(self.context.storage, trial_id, record)
-        version = f"{self.context.study.study_name}/trial{trial.number}"
+        version = f"{log_folder(self.context.study)}/trial{trial.number}"
         pruning = None
         if self.sweep.pruner["name"] != "none":
             pruning = PruningTarget(

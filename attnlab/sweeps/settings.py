@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from optuna.trial import TrialState
 from attnlab.errors import ConfigError
 
 SETTINGS_ATTR = "attnlab.settings"
+LOG_FOLDER_ATTR = "attnlab.log_folder"
 SETTINGS_WAIT_S = 30.0  # how long a launcher waits for the creating launcher to finish writing the settings
 _POLL_S = 0.2
 RESULTS = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that hold a result: their settings are kept for good
@@ -151,8 +153,19 @@ def open_study(
         return _compare(optuna.load_study(study_name=name, storage=storage), url, wanted)
     for key, value in attrs.items():
         study.set_user_attr(key, value)
+    study.set_user_attr(LOG_FOLDER_ATTR, f"{name}-{secrets.token_hex(4)}")
     study.set_user_attr(SETTINGS_ATTR, wanted)  # last: once it is there, the study is fully set up
     return study
+
+
+def log_folder(study: optuna.Study) -> str:
+    """Where the study's runs log under the logger's ``SAVE_DIR/NAME``: its name and a token drawn at creation.
+
+    Two storages holding a study of the same name (the same study under other overrides, a rerun from
+    scratch) then never share run folders, so neither overwrites the other's logs nor resumes from its
+    checkpoints. Studies created before the token existed keep their plain name.
+    """
+    return study.user_attrs.get(LOG_FOLDER_ATTR, study.study_name)
 
 
 def stored_settings(study: optuna.Study) -> dict[str, Any]:

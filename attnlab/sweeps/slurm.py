@@ -28,7 +28,7 @@ from attnlab.sweeps.launcher import progress_bar
 from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.session import Session
 from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.storage import _shown, is_database
+from attnlab.sweeps.storage import is_database, shown_url
 from attnlab.sweeps.worker import INTERRUPTED_STATUS, stop_under_way
 from attnlab.sweeps.worker_spec import WorkerSpec
 
@@ -203,7 +203,7 @@ def submit(
 
 def status_command(spec: WorkerSpec) -> str:
     """The command that shows the study and its jobs from a login node (a database password left out)."""
-    storage = _shown(spec.storage) if is_database(spec.storage) else spec.storage
+    storage = shown_url(spec.storage) if is_database(spec.storage) else spec.storage
     return f"attnlab status {spec.study} --storage {storage} --slurm"
 
 

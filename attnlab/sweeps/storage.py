@@ -123,7 +123,7 @@ def _scheme(url: str) -> str | None:
     return url.split("://", 1)[0].split("+", 1)[0].lower()
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL without its password, for error messages."""
     from sqlalchemy.engine import make_url
 
@@ -171,7 +171,7 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
             except OSError as error:
                 reason = error.strerror or str(error)
                 raise ConfigError(
-                    f"--storage {_shown(url)}: cannot create the folder {folder} ({reason}); valid: {VALID_FORMS}"
+                    f"--storage {shown_url(url)}: cannot create the folder {folder} ({reason}); valid: {VALID_FORMS}"
                 ) from None
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat.interval_s, "grace_period": heartbeat.grace_s}
     try:
@@ -186,7 +186,7 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
     except Exception as error:  # sqlalchemy: bad URL, missing driver, refused or timed-out connection
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         reason = lines[0] if lines else type(error).__name__
-        raise ConfigError(f"--storage {_shown(url)}: cannot open ({reason}); valid: {VALID_FORMS}") from None
+        raise ConfigError(f"--storage {shown_url(url)}: cannot open ({reason}); valid: {VALID_FORMS}") from None
 
 
 def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) -> BaseStorage:
@@ -201,5 +201,5 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
     if scheme is None:
         return _journal(Path(url), heartbeat)
     if scheme not in RDB_SCHEMES:
-        raise ConfigError(f"--storage {_shown(url)}: unknown scheme {scheme!r}; valid: {VALID_FORMS}")
+        raise ConfigError(f"--storage {shown_url(url)}: unknown scheme {scheme!r}; valid: {VALID_FORMS}")
     return _database(url, scheme, heartbeat)

@@ -85,7 +85,7 @@ def _cell_status(name: str, attempts: Sequence[FrozenTrial], ledger: Ledger, met
     last = tried[-1] if tried else None
     if ledger.is_complete(name):
         done = next(trial for trial in tried if trial.state == TrialState.COMPLETE)
-        value = f"{metric} = {done.value:.4g}" if metric and done.value is not None else ""
+        value = f"{metric} = {done.value:#.4g}" if metric and done.value is not None else ""
         return CellStatus(name, "complete", len(tried), detail=value, **_who(done))
     if ledger.is_failed(name):
         return CellStatus(name, "failed", len(tried), detail=ledger.failures()[name], **_who(last))
