@@ -216,6 +216,22 @@ def test_cli_prints_the_markdown_table_by_default(tmp_path: Path, capsys: pytest
     assert "p (Holm)" not in printed and "unadjusted p-values" in printed
 
 
+def test_cli_takes_the_study_file_ablate_took(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = _journal_with_study(tmp_path)
+    study_file = tmp_path / "my-demo.yaml"  # named demo inside, as `attnlab ablate my-demo.yaml` stored it
+    study_file.write_text(
+        "name: demo\ndescription: a demo\nseeds: [0, 1]\nbaseline: plain_net\n"
+        "rows:\n  plain_net: {patch: {model.attention.type: none}}\n  cbam: {}\n",
+        encoding="utf-8",
+    )
+    assert attnlab(["report", str(study_file), "--storage", url, "-o", str(tmp_path / "out"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["study"] == "demo"
+    with pytest.raises(SystemExit) as exited:
+        attnlab(["report", str(tmp_path / "missing.yaml"), "--storage", url])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(f"study: '{tmp_path / 'missing.yaml'}' does not exist\n")
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -1,4 +1,4 @@
-"""Run folders are the storage's: a study of the same name in another storage never shares, overwrites or resumes them."""
+"""Run folders are the storage's: a same-named study in another storage never shares, overwrites or resumes them."""
 
 from __future__ import annotations
 

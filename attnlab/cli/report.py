@@ -18,9 +18,24 @@ HELP = "ablation table over seeds with intervals, paired tests, plots and HTML"
 DEFAULT_REPORT_ROOT = Path("runs/reports")
 
 
+def study_name(study: str) -> str:
+    """The study's name: ``STUDY`` as given, or the name inside a study ``.yaml`` file (as ``ablate`` took it)."""
+    if Path(study).suffix not in (".yaml", ".yml"):
+        return study
+    from attnlab.ablations import load_study
+    from attnlab.errors import ConfigError
+
+    try:
+        return load_study(study).name
+    except ConfigError as error:  # argparse then prints it as the study argument's one-line error
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """The study, where its cells are read from, and the output folder (shared with ``attnlab explain``)."""
-    parser.add_argument("study", help="study name (the W&B group; a label for --logs)")
+    parser.add_argument(
+        "study", type=study_name, help="study name or the study .yaml file (the W&B group; a label for --logs)"
+    )
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile the study ran under (default: %(default)s)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--storage", metavar="URL", help="Optuna storage the study ran on (default: the sweeps')")

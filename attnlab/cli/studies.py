@@ -11,8 +11,8 @@ import argparse
 from typing import Any
 
 from rich.console import Console
-from rich.progress import track
 from rich.markup import escape
+from rich.progress import track
 from rich.table import Table
 from rich.text import Text
 
