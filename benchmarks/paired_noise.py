@@ -56,6 +56,15 @@ def metric_by_seed(study: str, profile: str, storage: str) -> tuple[pd.DataFrame
     return complete.pivot(index="seed", columns="row", values=loaded.spec.metric), loaded.spec
 
 
+def mean_correlation(values: pd.DataFrame, baseline: str) -> tuple[float, float]:
+    """Mean correlation over seeds of each row with the baseline, and of every two other rows."""
+    correlation = values.corr()
+    others = [row for row in values if row != baseline]
+    with_baseline = correlation.loc[others, baseline].mean()
+    among = [correlation.loc[a, b] for index, a in enumerate(others) for b in others[index + 1 :]]
+    return with_baseline, sum(among) / len(among) if among else math.nan
+
+
 def pairwise_std(values: pd.DataFrame) -> pd.DataFrame:
     """Std over seeds of the paired difference of every two rows: which comparisons the shared randomness helps."""
     return pd.DataFrame({a: {b: (values[a] - values[b]).std() for b in values} for a in values})
@@ -77,6 +86,8 @@ def noise(values: pd.DataFrame, spec: StudySpec) -> pd.DataFrame:
                 "seed_std": values[row].std(),
                 "paired_diff_mean": math.nan if paired is None else paired.mean(),
                 "paired_diff_std": math.nan if paired is None else paired.std(),
+                # What shared randomness acts on: the paired variance is var(row) + var(base) − 2·cov.
+                "corr_with_baseline": math.nan if paired is None else values[row].corr(values[baseline]),
             }
         )
     return pd.DataFrame(rows).set_index("row")
@@ -104,8 +115,16 @@ def main() -> None:
         pooled_diff = math.sqrt((compared**2).mean()) if len(compared) else math.nan
         pooled_seed = math.sqrt((table["seed_std"] ** 2).mean())
         print(f"pooled seed std {pooled_seed:.2f}, pooled paired-difference std {pooled_diff:.2f}")
+        with_baseline, among = mean_correlation(values, spec.baseline)
+        print(f"mean correlation over seeds: with the baseline {with_baseline:.2f}, among the other rows {among:.2f}")
+        pairwise = pairwise_std(values)
+        others = [row for row in values if row != spec.baseline]
+        among_std = [pairwise.loc[a, b] for index, a in enumerate(others) for b in others[index + 1 :]]
+        if among_std:
+            pooled_among = math.sqrt(sum(std**2 for std in among_std) / len(among_std))
+            print(f"pooled paired-difference std among the other rows {pooled_among:.2f}")
         print("std of the paired difference, every two rows:")
-        print(pairwise_std(values).to_string(float_format=lambda value: f"{value:.2f}"))
+        print(pairwise.to_string(float_format=lambda value: f"{value:.2f}"))
 
 
 if __name__ == "__main__":

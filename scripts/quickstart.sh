@@ -11,4 +11,4 @@ rm -rf runs/quickstart
 STORAGE=runs/quickstart/attnlab.journal
 WORKERS="${WORKERS:-$(nproc)}"
 .venv/bin/attnlab ablate configs/quickstart-study.yaml --storage "$STORAGE" --workers "$WORKERS"
-.venv/bin/attnlab report quickstart --storage "$STORAGE" -o runs/quickstart/report
+.venv/bin/attnlab report quickstart --storage "$STORAGE" --effect 1 -o runs/quickstart/report
