@@ -130,5 +130,6 @@ def race(target: Callable[..., None], racers: list[tuple[Any, ...]]) -> list[Any
 
 
 def metrics_files(folder: Path, study: str) -> list[Path]:
-    """One CSV log per training of ``study`` (the sweeps name each run's log folder after its trial)."""
-    return sorted((folder / "runs" / "train").glob(f"**/{study}/**/metrics.csv"))
+    """One CSV log per training of ``study`` (the sweeps name each run's log folder after its trial, under
+    ``STUDY@PROFILE-TOKEN``, the token of the storage that created the study)."""
+    return sorted((folder / "runs" / "train").glob(f"**/{study}-????????/**/metrics.csv"))
