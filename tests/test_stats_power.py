@@ -7,7 +7,8 @@ Closed forms used (none is the code under test):
   i.e. d = (z₀.₉₇₅ + z₀.₈) / √(n − z₀.₉₇₅² / 2), accurate to about 1% from n = 20.
 - Student t CDFs: df = 2, P(T > t) = 1/2 − t / (2√(t² + 2)); df = 4,
   F(t) = 1/2 + (3/8)·u·(1 − t²/(12(1 + t²/4))) with u = t / √(1 + t²/4).
-- Probability of improvement: counting the pairs (ties ½) by hand.
+- Probability of improvement: counting matched seeds won (ties ½) by hand; Clopper–Pearson ends from
+  the binomial tail P(X ≥ k) = α/2 written out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import optimize
 
 from attnlab.reports.aggregate import aggregate
 from attnlab.reports.cells import cell_frame
@@ -61,19 +63,25 @@ def test_detectable_difference_matches_guenther_and_gpower() -> None:
     assert math.isnan(detectable_difference(5, 0.0))
 
 
-def test_probability_of_improvement_counts_pairs() -> None:
-    # Lower is better. Row 1 beats 2, 2, 4 (3); row 2 ties 2, 2 (½ + ½) and beats 4 (1); row 3 beats 4 (1): 6/9.
+def test_probability_of_improvement_counts_matched_seeds() -> None:
+    # Lower is better. Seed 0: 1 beats 2; seed 1: 2 ties 2 (½); seed 2: 3 beats 4: (2 + ½) / 3.
     improvement = probability_of_improvement([1.0, 2.0, 3.0], [2.0, 2.0, 4.0], lower_is_better=True)
-    assert improvement.probability == pytest.approx(6 / 9)
-    assert 0.0 <= improvement.low <= improvement.probability <= improvement.high <= 1.0
-    again = probability_of_improvement([1.0, 2.0, 3.0], [2.0, 2.0, 4.0], lower_is_better=True)
-    assert (again.low, again.high) == (improvement.low, improvement.high)  # seeded bootstrap
-    # Higher is better: the pairs the row loses, ties still ½: 3/9.
-    assert probability_of_improvement([1.0, 2.0, 3.0], [2.0, 2.0, 4.0], False).probability == pytest.approx(3 / 9)
+    assert improvement.probability == pytest.approx(2.5 / 3)
+    # Clopper–Pearson: the lower end from 2 wins of 3 solves P(X ≥ 2) = 3p² − 2p³ = 0.025; the upper end
+    # counts the tie as won, 3 of 3, so it is 1.
+    assert improvement.low == pytest.approx(optimize.brentq(lambda p: 3 * p**2 - 2 * p**3 - 0.025, 0, 1))
+    assert improvement.high == 1.0
+    # Higher is better: the seed it loses, the tie still ½.
+    assert probability_of_improvement([1.0, 2.0, 3.0], [2.0, 2.0, 4.0], False).probability == pytest.approx(0.5 / 3)
+    # Winning every one of 3 seeds is no certainty: the exact lower end is 0.025^(1/3) = 0.292.
     dominant = probability_of_improvement([1.0, 1.5, 1.2], [5.0, 6.0, 7.0], lower_is_better=True)
-    assert (dominant.probability, dominant.low, dominant.high) == (1.0, 1.0, 1.0)
+    assert (dominant.probability, dominant.high) == (1.0, 1.0)
+    assert dominant.low == pytest.approx(0.025 ** (1 / 3))
+    # Bit-identical runs differ by float rounding at most: ties, P = ½ with the widest interval.
+    same = probability_of_improvement([0.1 + 0.2] * 3, [0.3] * 3, lower_is_better=True)  # 5.6e-17 apart
+    assert (same.probability, same.low, same.high) == (0.5, 0.0, 1.0)
     single = probability_of_improvement([1.0], [2.0], lower_is_better=True)
-    assert single.probability == 1.0 and math.isnan(single.low)
+    assert (single.probability, single.low, single.high) == (1.0, pytest.approx(0.025), 1.0)
 
 
 def test_equivalence_tost_by_hand() -> None:
@@ -97,7 +105,8 @@ def test_report_columns_by_hand() -> None:
     assert a["paired.std"] == pytest.approx(spread)
     assert a["paired.mdd"] == pytest.approx(detectable_difference(3, spread))
     assert a["paired.seeds_needed"] == seeds_needed(0.5, spread)
-    assert a["poi"] == pytest.approx(6.5 / 9)  # a = (29, 30.5, 28) vs base = (30, 31, 29), lower is better
+    assert a["poi"] == 1.0  # a = (29, 30.5, 28) vs base = (30, 31, 29), lower is better: every seed won
+    assert (a["poi.ci_low"], a["poi.ci_high"]) == (pytest.approx(0.025 ** (1 / 3)), 1.0)
     stderr = spread / math.sqrt(3)
     mean = -5 / 6
     assert a["tost.ci_low"] == pytest.approx(mean - T_95_DF2 * stderr)

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from attnlab.errors import ConfigError
+from attnlab.reports.stats import RESOLUTION, without_spread
 
 METHOD = (
     "group-sequential repeated confidence intervals, Lan–DeMets O'Brien–Fleming-type α spending over the "
@@ -234,20 +235,22 @@ def look_verdicts(differences: np.ndarray, look: int, plan: SequentialPlan) -> L
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = filled.sum(axis=1) / pairs
         spread = np.where(present, differences - mean[:, None], 0.0)
-        stderr = np.sqrt((spread**2).sum(axis=1) / (pairs - 1) / pairs)
+        std = np.sqrt((spread**2).sum(axis=1) / (pairs - 1))
+        stderr = std / np.sqrt(pairs)
         planned = np.full(pairs.shape, plan.looks[look])
         half_width = _actual_df_bounds(plan.difference_bounds[look], planned, pairs) * stderr
-        testable = (pairs >= 2) & (stderr > 0)
+        testable = (pairs >= 2) & ~without_spread(std, mean)  # a spread within float rounding is none
+        # No spread at all and a zero difference: the rows agree exactly, which is within any margin.
+        agree = (pairs >= 2) & ~testable & (np.abs(filled) <= RESOLUTION).all(axis=1)
         different = testable & (np.abs(mean) > half_width)
         verdict = np.where(different, BETTER_OR_WORSE, OPEN)
         if plan.margin is not None:
             eq_half_width = _actual_df_bounds(plan.equivalence_bounds[look], planned, pairs) * stderr
-            # No spread at all and a zero difference: the rows agree exactly, which is within any margin.
-            agree = (pairs >= 2) & (stderr == 0) & (mean == 0)
             inside = (testable & (np.abs(mean) + eq_half_width < plan.margin)) | agree
             verdict = np.where(~different & inside, EQUIVALENT, verdict)
-        low = np.where(pairs >= 2, mean - half_width, np.nan)
-        high = np.where(pairs >= 2, mean + half_width, np.nan)
+        # Without a noise estimate there is no interval, except [0, 0] for rows that agree exactly.
+        low = np.where(testable, mean - half_width, np.where(agree, 0.0, np.nan))
+        high = np.where(testable, mean + half_width, np.where(agree, 0.0, np.nan))
     return LookResult(verdict=verdict, pairs=pairs, mean=mean, low=low, high=high)
 
 
