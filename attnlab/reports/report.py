@@ -23,7 +23,7 @@ from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
 from attnlab.reports.html import HtmlSection, render_html
 from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.reports.stats import ALPHA, CONFIDENCE, POWER
+from attnlab.reports.stats import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
 from attnlab.sweeps.records import StepTiming
 
@@ -121,11 +121,7 @@ class Report:
                 f"Seeds for Δ={self.effect:g}: seed pairs needed to detect a true difference of {self.effect:g} with "
                 f"{POWER:.0%} power at α = {ALPHA:.2f}, if the paired-difference spread stays as measured."
             )
-        notes.append(
-            "P(better): probability of improvement as rliable defines it, P(row's run beats the baseline's run) "
-            f"over every pair of matched seeds (ties ½), with a {CONFIDENCE:.0%} percentile bootstrap interval "
-            "resampling seeds (seeded)."
-        )
+        notes += [IMPROVEMENT_DEFINITION, COVERAGE_NOTE]
         if self.margin is not None:
             notes.append(
                 f"Equivalence (--margin {self.margin:g}): two one-sided tests at α = {ALPHA:.2f}; a row whose "
