@@ -23,6 +23,7 @@ jiffies) is discarded, and the table says how many were. On CUDA only the second
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -297,6 +298,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the attention modules")
+    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON (what gpu_check.py reads)")
     args = parser.parse_args()
     args.parts = set(args.parts.split(","))
     torch.set_num_threads(args.threads)
@@ -345,6 +347,7 @@ def main() -> None:
     )
     print(f"samples: {kept} of {total} kept ({reasons}); ratio = median [25%-75%] over rounds")
     print(f"{'variant':<16}" + "".join(f"{part:>28}" for part in parts))
+    table: dict[str, dict[str, dict[str, float | None]]] = {}
     for variant in variants:
         cells = []
         for part in parts:
@@ -357,6 +360,11 @@ def main() -> None:
             quiet = [t for t in own if t is not None]
             ratios = [a / b for a, b in zip(own, base or [], strict=False) if a is not None and b is not None]
             ms = statistics.median(quiet) * 1e3 if quiet else float("nan")
+            table.setdefault(variant.name, {})[part] = {
+                "ms": ms,
+                "ratio": _quantiles(ratios)[1] if ratios else None,
+                "compile_s": variant.compile_s,
+            }
             if not ratios:
                 cells.append(f"{ms:8.2f}ms {'n/a':>18}")
                 continue
@@ -364,6 +372,9 @@ def main() -> None:
             cells.append(f"{ms:8.2f}ms ×{median:5.3f} [{q1:5.3f}-{q3:5.3f}]")
         compiled = f"  (first calls, compiling: {variant.compile_s:.1f}s)" if args.compile else ""
         print(f"{variant.name:<16}" + "".join(cells) + compiled)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"load": load, "kept": kept, "total": total, "variants": table}, out, indent=1)
 
 
 if __name__ == "__main__":
