@@ -102,7 +102,7 @@ def _with_paper(summary: pd.DataFrame, column: Column, key: str) -> list[Column]
 
 
 def _improvement(row: pd.Series) -> str:
-    """P(row better than baseline) with its bootstrap interval."""
+    """P(row beats baseline on a matched seed) with its exact (Clopper–Pearson) interval."""
     if _is_missing(row["poi"]):
         return NOT_AVAILABLE
     interval = "" if _is_missing(row["poi.ci_low"]) else f" [{row['poi.ci_low']:.2f}, {row['poi.ci_high']:.2f}]"
