@@ -13,12 +13,13 @@ PACKAGE_ROOT = Path(attnlab.__file__).parent
 # What each subpackage may import (besides itself); the CLI sits on top and may import all.
 ALLOWED = {
     "errors": set(),
+    "stats": {"errors"},
     "modules": {"errors"},
     "datamodules": {"errors"},
     "training": {"errors", "modules", "datamodules"},
-    "ablations": {"errors", "modules", "datamodules", "training"},
-    "sweeps": {"errors", "modules", "datamodules", "training", "ablations"},
-    "reports": {"errors", "modules", "datamodules", "training", "ablations", "sweeps"},
+    "ablations": {"errors", "stats", "modules", "datamodules", "training"},
+    "sweeps": {"errors", "stats", "modules", "datamodules", "training", "ablations"},
+    "reports": {"errors", "stats", "modules", "datamodules", "training", "ablations", "sweeps"},
 }
 
 
