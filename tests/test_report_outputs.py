@@ -126,7 +126,7 @@ def test_markdown_has_the_paper_columns_statistics_and_partial_marker(report: Re
     )
     # se & co - plain = (+0.5, +0.5) on its 2 complete seeds: no noise estimate, so no verdict
     assert "| 2 | — | — | n/a: the same difference on every seed (no noise estimate) |" in lines["se & co"]
-    assert "| +5% | 2/3 (1 failed) | — | 0.00 [0.00, 0.84] |" in lines["se & co"]  # MDD needs a spread; 0 of 2 seeds won
+    assert "| +5% | 2/3 (1 failed) | — | 0.00 [0.00, 0.84] |" in lines["se & co"]  # MDD: no spread; 0 of 2 won
     assert "| se & co | 2 | failed |" in text and "loss is nan" in text  # the per-cell table
     assert "| bam | 0 | missing |" in text
     assert "Holm–Bonferroni" in text and "Student t" in text

@@ -4,6 +4,8 @@ Seeds are few (3 to 5), so intervals use Student's t with n - 1 degrees of freed
 normal approximation, and rows are compared to the baseline on matched seeds (paired), which
 removes the shared seed-to-seed noise that an unpaired test would count against the difference.
 Comparing many rows to one baseline inflates false positives; :func:`holm` adjusts the p-values.
+Each test has an array form over many studies at once (``*_intervals`` / ``*_tests``), which the
+report's scalar functions call and the coverage simulations (:mod:`attnlab.reports.coverage`) use.
 """
 
 from __future__ import annotations
