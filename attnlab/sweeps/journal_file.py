@@ -24,9 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+from optuna.storages.journal import JournalFileBackend
 
 from attnlab.errors import ConfigError
+from attnlab.sweeps.journal_lock import JournalLock
 
 TORN_SUFFIX = ".torn-"
 _TAIL_CHUNK = 1 << 16
@@ -114,17 +115,21 @@ def set_aside(path: Path, start: int) -> Path:
 
 
 class JournalFile(JournalFileBackend):
-    """Optuna's ``JournalFileBackend`` (same format, same lock) that sets torn records aside and never tears one."""
+    """Optuna's ``JournalFileBackend`` (same format, same lock file) that sets torn records aside and never tears one.
+
+    Its paths are absolute from the start: a thread's ``chdir`` (jsonargparse does one while it reads a
+    ``--config``) cannot move the heartbeat thread's journal or lock elsewhere.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._file_lock = JournalFileSymlinkLock(str(path))  # Optuna's default lock, kept to take it here too
-        super().__init__(str(path), lock_obj=self._file_lock)
+        self._path = path.absolute()
+        self._file_lock = JournalLock(self._path)
+        super().__init__(str(self._path), lock_obj=self._file_lock)
         with self._locked():
-            start = torn_tail(path)
+            start = torn_tail(self._path)
             if start is not None:
                 try:
-                    set_aside(path, start)
+                    set_aside(self._path, start)
                 except OSError as error:
                     raise ConfigError(
                         f"--storage {path}: its last record is torn and cannot be set aside in {path.parent} "

@@ -165,6 +165,8 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
     if scheme == "sqlite":
         database = url.split(":///", 1)[1] if ":///" in url else ""
         if database and database != ":memory:":
+            if not Path(database).is_absolute():  # a pooled connection opened after a chdir must find the same file
+                url = f"{url.split(':///', 1)[0]}:///{Path(database).absolute()}"
             folder = Path(database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)  # created like a journal's, as sqlite itself would not
