@@ -7,12 +7,17 @@ statistic over that would report a certain effect with a zero-width interval.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+import pytest
 
 from attnlab.ablations.sequential import EQUIVALENT, OPEN, SequentialPlan, look_verdicts
+from attnlab.reports.aggregate import aggregate
+from attnlab.reports.cells import cell_frame
 from attnlab.reports.stats import equivalence_test, paired_t_test, seed_interval
+from tests.test_aggregate import _cell, hand_spec
 
 # Error rates in percent of 12 images: the row gets one image more right than the baseline on every seed.
 BASELINE = [100 * 5 / 12, 100 * 7 / 12, 100 * 3 / 12]
@@ -48,3 +53,14 @@ def test_sequential_looks_need_a_noise_estimate() -> None:
     assert math.isnan(result.low[0]) and math.isnan(result.high[0])
     agree = look_verdicts(np.array([[0.1 + 0.2 - 0.3, 0.0, 0.0]]), 0, plan)
     assert agree.verdict[0] == EQUIVALENT and (agree.low[0], agree.high[0]) == (0.0, 0.0)
+
+
+def test_the_report_gives_no_verdict_on_a_constant_difference() -> None:
+    """The audit's case end to end: one more of 12 images right on every seed was "better (p_Holm < 0.001)"."""
+    spec = dataclasses.replace(hand_spec(), rows=("base", "a"))
+    records = [_cell("base", seed, value) for seed, value in enumerate(BASELINE)]
+    records += [_cell("a", seed, value) for seed, value in enumerate(ROW)]
+    summary = aggregate(cell_frame(records, spec), spec, margin=20.0).set_index("row")
+    assert summary.loc["a", "verdict"] == "n/a: the same difference on every seed (no noise estimate)"
+    assert math.isnan(summary.loc["a", "paired.ci_low"]) and math.isnan(summary.loc["a", "tost.p"])
+    assert summary.loc["a", "poi"] == 1.0 and summary.loc["a", "poi.ci_low"] == pytest.approx(0.025 ** (1 / 3))
