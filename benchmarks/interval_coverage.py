@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/interval_coverage.py [--trials 50000]
 
-Simulated studies (no training) through the report's own functions; see attnlab/reports/coverage.py.
+Simulated studies (no training) through the report's own functions; see attnlab/stats/coverage.py.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from attnlab.reports.coverage import INTERVALS, LAWS, NOMINAL, PAIRS, coverage_table, monte_carlo_error
+from attnlab.stats.coverage import INTERVALS, LAWS, NOMINAL, PAIRS, coverage_table, monte_carlo_error
 
 
 def main() -> None:

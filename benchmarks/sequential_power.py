@@ -2,7 +2,7 @@
 
 Synthetic studies (no training): per seed a paired difference row − baseline drawn as N(Δ, σ²),
 Δ in units of σ (the paired-difference standard deviation). The sequential rule is the one
-``attnlab ablate --until-decided`` runs (:mod:`attnlab.ablations.sequential`); the fixed design
+``attnlab ablate --until-decided`` runs (:mod:`attnlab.stats.sequential`); the fixed design
 takes one look at the maximum seeds with the same α. Printed per true difference: how often each
 design says "better/worse" (the false-positive rate at Δ = 0, the power otherwise), how often the
 sequential one says "equivalent within ±δ", and the average seeds per row each spends.
@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 
-from attnlab.ablations.sequential import BETTER_OR_WORSE, EQUIVALENT, SequentialPlan, sequential_decisions
+from attnlab.stats.sequential import BETTER_OR_WORSE, EQUIVALENT, SequentialPlan, sequential_decisions
 
 
 def main() -> None:

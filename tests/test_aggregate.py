@@ -18,7 +18,7 @@ from attnlab.reports.aggregate import aggregate
 from attnlab.reports.cells import cell_frame
 from attnlab.reports.report import build_report, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.reports.stats import holm, paired_t_test, seed_interval
+from attnlab.stats.comparisons import holm, paired_t_test, seed_interval
 from attnlab.sweeps.records import CellRecord, StepTiming
 
 T_975_DF1 = 12.706204736174698  # Student t table, two-sided 95%

@@ -1,6 +1,6 @@
 """Every interval the report prints, checked for coverage by simulation at 3, 5 and 10 seed pairs.
 
-50 000 synthetic studies per law and n (attnlab.reports.coverage, the report's own functions):
+50 000 synthetic studies per law and n (attnlab.stats.coverage, the report's own functions):
 a coverage of 95% measured on them has a Monte-Carlo standard error of 0.001, and the tests allow
 3 of it (0.003). The repeated intervals' boundaries are themselves simulated (200 000 paths), which
 adds 3 of their standard error. Where an interval is known to fall short (t intervals under
@@ -14,10 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from attnlab.reports.coverage import NOMINAL, PAIRS, coverage_table, monte_carlo_error
 from attnlab.reports.report import build_report
 from attnlab.reports.spec import LoadedStudy
-from attnlab.reports.stats import COVERAGE_NOTE, IMPROVEMENT_DEFINITION, improvement_intervals
+from attnlab.stats.comparisons import COVERAGE_NOTE, IMPROVEMENT_DEFINITION, improvement_intervals
+from attnlab.stats.coverage import NOMINAL, PAIRS, coverage_table, monte_carlo_error
 from tests.test_aggregate import hand_records, hand_spec
 
 TRIALS = 50_000

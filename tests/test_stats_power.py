@@ -20,7 +20,7 @@ from scipy import optimize
 
 from attnlab.reports.aggregate import aggregate
 from attnlab.reports.cells import cell_frame
-from attnlab.reports.stats import (
+from attnlab.stats.comparisons import (
     detectable_difference,
     equivalence_test,
     paired_power,

@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from attnlab.ablations.sequential import EQUIVALENT, OPEN, SequentialPlan, look_verdicts
 from attnlab.reports.aggregate import aggregate
 from attnlab.reports.cells import cell_frame
-from attnlab.reports.stats import equivalence_test, paired_t_test, seed_interval
+from attnlab.stats.comparisons import equivalence_test, paired_t_test, seed_interval
+from attnlab.stats.sequential import EQUIVALENT, OPEN, SequentialPlan, look_verdicts
 from tests.test_aggregate import _cell, hand_spec
 
 # Error rates in percent of 12 images: the row gets one image more right than the baseline on every seed.

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from attnlab.ablations.sequential import (
+from attnlab.stats.sequential import (
     BETTER_OR_WORSE,
     EQUIVALENT,
     OPEN,

@@ -16,12 +16,12 @@ from optuna.trial import TrialState, create_trial
 from rich.console import Console
 
 from attnlab.ablations import RowSpec, StudyDefinition
-from attnlab.ablations.sequential import BETTER_OR_WORSE, EQUIVALENT, OPEN
 from attnlab.errors import ConfigError
 from attnlab.reports.aggregate import aggregate, scheduled_cells
 from attnlab.reports.cells import cell_frame
 from attnlab.reports.report import build_report, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
+from attnlab.stats.sequential import BETTER_OR_WORSE, EQUIVALENT, OPEN
 from attnlab.sweeps.ablation import UntilDecided
 from attnlab.sweeps.attempts import CELL_ATTR
 from attnlab.sweeps.records import CellRecord

@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from attnlab.ablations import PAPER_COLUMNS
-from attnlab.ablations.sequential import Schedule, decision_text, replay
 from attnlab.errors import ConfigError
 from attnlab.reports.cells import COMPLETE, MISSING, STATES, metric_columns
 from attnlab.reports.spec import StudySpec
-from attnlab.reports.stats import (
+from attnlab.stats.comparisons import (
     ALPHA,
     detectable_difference,
     equivalence_test,
@@ -30,6 +29,7 @@ from attnlab.reports.stats import (
     seed_interval,
     seeds_needed,
 )
+from attnlab.stats.sequential import Schedule, decision_text, replay
 from attnlab.sweeps.records import StepTiming
 
 CORRECTIONS = ("holm", "none")

@@ -23,8 +23,8 @@ from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
 from attnlab.reports.html import HtmlSection, render_html
 from attnlab.reports.plots import error_bar_chart, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.reports.stats import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
+from attnlab.stats.comparisons import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
 from attnlab.sweeps.records import StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")

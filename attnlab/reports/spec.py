@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from attnlab.ablations.sequential import SequentialPlan
 from attnlab.errors import ConfigError
+from attnlab.stats.sequential import SequentialPlan
 from attnlab.sweeps.records import CellRecord
 
 DEFAULT_METRIC = "test/top1_err"

@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 
 from attnlab.ablations import StudyDefinition, load_study, validate_study
-from attnlab.ablations.sequential import SequentialPlan
 from attnlab.errors import ConfigError
+from attnlab.stats.sequential import SequentialPlan
 from attnlab.sweeps.launcher import run_workers
 from attnlab.sweeps.ledger import Ledger, Progress
 from attnlab.sweeps.options import LaunchOptions

@@ -15,8 +15,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from attnlab.ablations import Cell, StudyDefinition
-from attnlab.ablations.sequential import PLAN_ATTR
 from attnlab.errors import ConfigError
+from attnlab.stats.sequential import PLAN_ATTR
 from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
 from attnlab.sweeps.checkpoints import keep_checkpoints
 from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop

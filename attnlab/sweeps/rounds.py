@@ -1,6 +1,6 @@
 """Seeds until decided (``attnlab ablate --until-decided``): rounds of extra seeds for the rows still open.
 
-A round is the cells the sequential rule (:mod:`attnlab.ablations.sequential`) asks for next: the
+A round is the cells the sequential rule (:mod:`attnlab.stats.sequential`) asks for next: the
 study's own seeds first, then more seeds for each row whose verdict is still open and for its
 baseline. The launcher replays the rule on the stored results, runs the ordinary workers on the
 round's cells (exactly once, resumable, any number of launchers and workers, any storage), reads
@@ -20,8 +20,8 @@ from rich.console import Console
 
 from attnlab.ablations import StudyDefinition
 from attnlab.ablations.definition import cell_name
-from attnlab.ablations.sequential import OPEN, PLAN_ATTR, CellValue, Schedule, SequentialPlan, decision_text, replay
 from attnlab.errors import ConfigError
+from attnlab.stats.sequential import OPEN, PLAN_ATTR, CellValue, Schedule, SequentialPlan, decision_text, replay
 from attnlab.sweeps.attempts import CELL_ATTR
 from attnlab.sweeps.ledger import Ledger
 from attnlab.sweeps.session import Session

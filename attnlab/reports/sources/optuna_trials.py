@@ -14,9 +14,9 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from attnlab.ablations.sequential import PLAN_ATTR, SequentialPlan
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
+from attnlab.stats.sequential import PLAN_ATTR, SequentialPlan
 from attnlab.sweeps.attempts import CELL_ATTR, Standing, standing
 from attnlab.sweeps.records import ATTR_PREFIX, STEP_TIMING_ATTR, STUDY_DEFINITION_ATTR, CellRecord
 

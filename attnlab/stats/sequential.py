@@ -29,7 +29,7 @@ import numpy as np
 from scipy import stats
 
 from attnlab.errors import ConfigError
-from attnlab.reports.stats import RESOLUTION, without_spread
+from attnlab.stats.comparisons import RESOLUTION, without_spread
 
 METHOD = (
     "group-sequential repeated confidence intervals, Lan–DeMets O'Brien–Fleming-type α spending over the "

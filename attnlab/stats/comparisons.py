@@ -5,7 +5,7 @@ normal approximation, and rows are compared to the baseline on matched seeds (pa
 removes the shared seed-to-seed noise that an unpaired test would count against the difference.
 Comparing many rows to one baseline inflates false positives; :func:`holm` adjusts the p-values.
 Each test has an array form over many studies at once (``*_intervals`` / ``*_tests``), which the
-report's scalar functions call and the coverage simulations (:mod:`attnlab.reports.coverage`) use.
+report's scalar functions call and the coverage simulations (:mod:`attnlab.stats.coverage`) use.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from attnlab.ablations.sequential import SequentialPlan, look_verdicts
-from attnlab.reports.stats import ALPHA, equivalence_tests, improvement_intervals, paired_t_tests, student_intervals
+from attnlab.stats.comparisons import ALPHA, equivalence_tests, improvement_intervals, paired_t_tests, student_intervals
+from attnlab.stats.sequential import SequentialPlan, look_verdicts
 
 NOMINAL = 1 - ALPHA
 PAIRS = (3, 5, 10)
