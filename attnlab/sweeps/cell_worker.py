@@ -19,6 +19,7 @@ from attnlab.errors import ConfigError
 from attnlab.stats.sequential import PLAN_ATTR
 from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
 from attnlab.sweeps.checkpoints import keep_checkpoints
+from attnlab.sweeps.dashboard_meta import annotate_cell
 from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop
 from attnlab.sweeps.execution import Outcome, RunSpec, execute
 from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
@@ -104,6 +105,8 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
     try:
         with keep_alive(context.storage, claimed.trial_id):
             record, outcome = _train(context, cell, claimed)
+            log_dir, metric = (outcome.result or {}).get("log_dir"), context.settings["definition"]["metric"]
+            annotate_cell(context.study, claimed.trial_id, cell, study_cells(context).values(), metric, log_dir)
             _finish(context, claimed, record, outcome)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
         end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED)

@@ -15,6 +15,7 @@ ATTR_PREFIX = "attnlab."
 STUDY_DEFINITION_ATTR = "attnlab.study_definition"  # study-level: the StudyDefinition as a dict
 STUDY_PROFILE_ATTR = "attnlab.profile"  # study-level: the profile name the study runs under
 STEP_TIMING_ATTR = "attnlab.step_timing"  # study-level: {device label: StepTiming.to_dict()} of the rows' models
+_OPTUNAS_OWN = {"state", "curve"}  # record fields that Optuna stores itself (trial state, intermediate values)
 
 
 @dataclass
@@ -36,6 +37,8 @@ class CellRecord:
     threads: int | None = None  # torch's intra-op CPU threads in the training process
     state: str = "waiting"  # waiting | running | complete | failed | pruned
     failure_reason: str | None = None
+    # Validation metric per epoch (the trial's intermediate values); like ``state``, Optuna's, not a user attribute.
+    curve: dict[int, float] = field(default_factory=dict)
 
     @property
     def cell(self) -> str:
@@ -44,12 +47,13 @@ class CellRecord:
 
     def to_user_attrs(self) -> dict[str, Any]:
         """The record as Optuna trial user attributes (JSON values only); ``state`` is Optuna's."""
-        return {ATTR_PREFIX + key: value for key, value in dataclasses.asdict(self).items() if key != "state"}
+        fields = dataclasses.asdict(self).items()
+        return {ATTR_PREFIX + key: value for key, value in fields if key not in _OPTUNAS_OWN}
 
     @classmethod
     def from_user_attrs(cls, attrs: dict[str, Any], state: str) -> CellRecord:
         """Rebuild a record from a trial's user attributes and its state."""
-        names = {f.name for f in dataclasses.fields(cls)} - {"state"}
+        names = {f.name for f in dataclasses.fields(cls)} - _OPTUNAS_OWN
         values = {key[len(ATTR_PREFIX) :]: value for key, value in attrs.items() if key.startswith(ATTR_PREFIX)}
         return cls(state=state, **{key: value for key, value in values.items() if key in names})
 

@@ -67,6 +67,7 @@ def trial_record(trial: FrozenTrial) -> CellRecord | None:
         return None
     if standing(trial) is Standing.LOST and record.failure_reason is None:
         record.failure_reason = "worker lost: it stopped without recording an end"
+    record.curve = dict(trial.intermediate_values)  # validation error per epoch, where the cell reported it
     return record
 
 

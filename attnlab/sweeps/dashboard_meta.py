@@ -1,0 +1,105 @@
+"""What a finished cell adds to its trial so optuna-dashboard can compare designs.
+
+The report never reads any of it (it reads the :class:`~attnlab.sweeps.records.CellRecord` user
+attributes); it is for optuna-dashboard's own panels: the design axes, row and seed as trial
+parameters (parallel coordinates, slices, importance), validation error per epoch as intermediate
+values (learning curves), the metric's name on the study, and a trial note naming the cell.
+Nothing here may fail a cell: a dashboard is worth less than a result.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalChoiceType, CategoricalDistribution
+from optuna.storages import BaseStorage
+
+from attnlab.ablations import Cell
+
+_logger = logging.getLogger(__name__)
+CURVE_METRIC = "val/top1_err"  # what the learning curves plot (the training's default monitor)
+ROW_PARAM, SEED_PARAM = "row", "seed"
+
+
+def param_value(value: Any) -> CategoricalChoiceType:
+    """An axis value as an Optuna categorical choice (lists and mappings as their JSON text)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def design_distributions(cells: Iterable[Cell]) -> dict[str, CategoricalDistribution]:
+    """Row, seed and every design axis over the study's levels, in first-seen order."""
+    levels: dict[str, list[CategoricalChoiceType]] = {ROW_PARAM: [], SEED_PARAM: []}
+    for cell in cells:
+        named = {ROW_PARAM: cell.row, SEED_PARAM: cell.seed} | {key: param_value(v) for key, v in cell.axes.items()}
+        for key, value in named.items():
+            if value not in levels.setdefault(key, []):
+                levels[key].append(value)
+    return {key: CategoricalDistribution(choices) for key, choices in levels.items() if choices}
+
+
+def cell_params(cell: Cell, distributions: Mapping[str, CategoricalDistribution]) -> dict[str, CategoricalChoiceType]:
+    named = {ROW_PARAM: cell.row, SEED_PARAM: cell.seed} | {key: param_value(v) for key, v in cell.axes.items()}
+    return {key: value for key, value in named.items() if key in distributions}
+
+
+def read_curve(log_dir: str | None, metric: str = CURVE_METRIC) -> dict[int, float]:
+    """``metric`` per epoch from a Lightning CSV log's ``metrics.csv`` (empty without one)."""
+    path = Path(log_dir or "", "metrics.csv")
+    if not log_dir or not path.is_file():
+        return {}
+    curve: dict[int, float] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line in csv.DictReader(handle):
+            value, epoch = line.get(metric) or "", line.get("epoch") or ""
+            if value and epoch and math.isfinite(float(value)):
+                curve[int(float(epoch))] = float(value)
+    return curve
+
+
+def cell_note(cell: Cell, trial_number: int) -> str:
+    axes = "\n".join(f"- `{key}` = `{value}`" for key, value in cell.axes.items()) or "- (the study's baseline design)"
+    where = f"Study `{cell.study}`, row **{cell.row}**, seed {cell.seed}, trial {trial_number}."
+    return f"## Cell {cell.name}\n\n{where}\n\n{axes}\n"
+
+
+def annotate_trial(
+    study: optuna.Study, trial_id: int, cell: Cell, cells: Iterable[Cell], curve: Mapping[int, float]
+) -> None:
+    """Writes params, intermediate values and the trial note while the trial still runs (then they can't be)."""
+    import optuna_dashboard
+
+    storage: BaseStorage = study._storage
+    distributions = design_distributions(cells)
+    for key, value in cell_params(cell, distributions).items():
+        distribution = distributions[key]
+        storage.set_trial_param(trial_id, key, distribution.to_internal_repr(value), distribution)
+    for epoch, value in sorted(curve.items()):
+        storage.set_trial_intermediate_value(trial_id, epoch, value)
+    trial = optuna.Trial(study, trial_id)
+    optuna_dashboard.save_note(trial, cell_note(cell, trial.number))
+
+
+def name_metric(study: optuna.Study, metric: str) -> None:
+    """The study's objective named ``metric``, so every dashboard plot says e.g. test/top1_err."""
+    if study.metric_names != [metric]:
+        study.set_metric_names([metric])
+
+
+def annotate_cell(
+    study: optuna.Study, trial_id: int, cell: Cell, cells: Iterable[Cell], metric: str, log_dir: str | None
+) -> None:
+    """The dashboard's view of a cell that just trained; logs and goes on when the storage refuses."""
+    try:
+        name_metric(study, metric)
+        annotate_trial(study, trial_id, cell, cells, read_curve(log_dir))
+    except Exception:  # never a cell's failure: the record and the report do not depend on it
+        _logger.warning("cell %s: dashboard parameters and notes not written", cell.name, exc_info=True)

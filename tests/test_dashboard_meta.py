@@ -1,0 +1,54 @@
+"""What a finished cell writes for optuna-dashboard: params over the study's levels, curve, notes, metric name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna_dashboard._note import get_note_from_system_attrs
+
+from attnlab.ablations import Cell
+from attnlab.sweeps.dashboard_meta import annotate_cell, design_distributions, read_curve
+from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.storage import open_storage
+
+CELLS = [
+    Cell("demo", row, seed, {"model.attention.type": kind, "model.attention.kernel": [3, 3]}, {})
+    for row, kind in (("plain", "none"), ("cbam", "cbam"))
+    for seed in (0, 1)
+]
+
+
+def test_design_axes_become_categorical_params_over_the_study_levels() -> None:
+    distributions = design_distributions(CELLS)
+    assert distributions["row"] == CategoricalDistribution(["plain", "cbam"])
+    assert distributions["seed"] == CategoricalDistribution([0, 1])
+    assert distributions["model.attention.type"] == CategoricalDistribution(["none", "cbam"])
+    assert distributions["model.attention.kernel"] == CategoricalDistribution(["[3, 3]"])
+
+
+def test_a_cell_gets_params_curve_note_and_metric_name(tmp_path: Path) -> None:
+    (tmp_path / "metrics.csv").write_text("epoch,step,val/top1_err,train/loss\n0,9,40.0,\n0,9,,1.2\n1,19,31.5,\n")
+    assert read_curve(str(tmp_path)) == {0: 40.0, 1: 31.5}
+    study = optuna.create_study(study_name="demo@quick", storage=open_storage(str(tmp_path / "s.journal")))
+    trial = study.ask()
+    annotate_cell(study, trial._trial_id, CELLS[3], CELLS, "test/top1_err", str(tmp_path))
+    study.tell(trial, 21.0)
+    frozen = study.trials[0]
+    assert frozen.params == {
+        "row": "cbam",
+        "seed": 1,
+        "model.attention.type": "cbam",
+        "model.attention.kernel": "[3, 3]",
+    }
+    assert frozen.intermediate_values == {0: 40.0, 1: 31.5}
+    assert study.metric_names == ["test/top1_err"]
+    note = get_note_from_system_attrs(study._storage.get_study_system_attrs(study._study_id), frozen._trial_id)["body"]
+    assert note.startswith("## Cell cbam/seed1") and "`model.attention.type` = `cbam`" in note
+
+
+def test_curve_is_not_a_user_attribute_and_old_records_still_load() -> None:
+    record = CellRecord(study="demo", row="plain", seed=0, curve={0: 40.0})
+    assert "attnlab.curve" not in record.to_user_attrs()
+    assert CellRecord.from_user_attrs(record.to_user_attrs(), "complete").curve == {}
