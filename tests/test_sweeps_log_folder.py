@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import torch
 
 from attnlab.sweeps.resume import resume_override
 from attnlab.sweeps.settings import log_folder, open_study
@@ -30,7 +31,7 @@ def test_a_cell_never_resumes_from_the_same_cell_of_another_storage(tmp_path: Pa
     other = log_folder(_opened(str(tmp_path / "other.journal")))
     finished = tmp_path / "attnlab" / other / "row" / "seed0" / "trial0" / "checkpoints"
     finished.mkdir(parents=True)
-    (finished / "last.ckpt").write_bytes(b"")
+    torch.save({}, finished / "last.ckpt")  # a whole checkpoint (a torn one is passed over)
     assert resume_override(config, other, "row/seed0", 3) == {"ckpt_path": str(finished / "last.ckpt")}
     ours = log_folder(_opened(str(tmp_path / "ours.journal")))
     assert resume_override(config, ours, "row/seed0", 3) == {}

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+import torch
 
 from attnlab.errors import ConfigError
 from attnlab.sweeps.options import LaunchOptions
@@ -112,7 +113,7 @@ def test_a_retried_cell_resumes_from_the_newest_earlier_attempts_last_checkpoint
     assert resume_override(config, "s@p", "row/seed0", 5) == {}
     for number in (1, 3, 7):
         (cell / f"trial{number}" / "checkpoints").mkdir(parents=True)
-        (cell / f"trial{number}" / "checkpoints" / "last.ckpt").write_bytes(b"")
+        torch.save({}, cell / f"trial{number}" / "checkpoints" / "last.ckpt")  # whole (a torn one is passed over)
     (cell / "trial4" / "checkpoints").mkdir(parents=True)  # an attempt that never finished an epoch
     assert resume_override(config, "s@p", "row/seed0", 5) == {"ckpt_path": str(cell / "trial3/checkpoints/last.ckpt")}
     assert resume_override(config, "s@p", "row/seed0", 1) == {}

@@ -7,16 +7,33 @@ resumed from), and Lightning keeps ``last.ckpt`` there
 after every epoch. Only attempts that did not finish leave a cell to retry, so the newest earlier
 ``last.ckpt`` of the cell is where its training stopped: a preempted or timed-out cell goes on from
 its last epoch instead of starting again.
+
+A kill can cut a checkpoint short. A torn or unreadable ``last.ckpt`` is passed over (one line says
+so) for the newest readable checkpoint of the earlier attempts (their ``last.ckpt`` or best ones),
+else the cell starts afresh: a machine fault never becomes the cell's config failure.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 _TRIAL_FOLDER = re.compile(r"^trial(\d+)$")
+_logger = logging.getLogger(__name__)
+
+
+def is_readable_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` archive: its zip directory is there and every member's CRC
+    matches (a file cut short by a kill has no directory; nothing is unpickled)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return False
 
 
 def _log_root(config: Mapping[str, Any]) -> Path | None:
@@ -33,9 +50,13 @@ def resume_override(config: Mapping[str, Any], folder: str, cell: str, number: i
     root = _log_root(config)
     if root is None:
         return {}
-    earlier = []
-    for path in (root / folder / cell).glob("trial*/checkpoints/last.ckpt"):
+    candidates = []
+    for path in (root / folder / cell).glob("trial*/checkpoints/*.ckpt"):
         match = _TRIAL_FOLDER.match(path.parent.parent.name)
         if match and int(match[1]) < number:
-            earlier.append((int(match[1]), path))
-    return {"ckpt_path": str(max(earlier)[1])} if earlier else {}
+            candidates.append((int(match[1]), path.name == "last.ckpt", path.stat().st_mtime, path))
+    for *_, path in sorted(candidates, reverse=True):  # newest attempt first, its last.ckpt before its best
+        if is_readable_checkpoint(path):
+            return {"ckpt_path": str(path)}
+        _logger.warning("%s: not a whole checkpoint (cut short by a kill?); passed over for an older one", path)
+    return {}
