@@ -15,7 +15,7 @@ import pytest
 from headless_browser import chromium, pixels_of, screenshot
 
 from attnlab.cli.main import main as attnlab
-from attnlab.reports.report import REPORT_FILES, Report, build_report, markdown_text, write_report
+from attnlab.reports.report import FIGURES_FOLDER, REPORT_FILES, Report, build_report, markdown_text, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import latex_escape, to_latex
 from attnlab.sweeps.records import STUDY_PROFILE_ATTR, CellRecord, StepTiming
@@ -156,7 +156,7 @@ def test_written_files_agree(report: Report, tmp_path: Path) -> None:
 def test_html_is_self_contained(report: Report, tmp_path: Path) -> None:
     write_report(report, tmp_path)
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<svg") == 2 and html.count("<table>") == 2
+    assert html.count("<svg") == 3 and html.count("<table>") == 3  # forest, by row, cost; results split in two
     assert "PARTIAL: 8/12 cells complete" in html
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\((?!#)", html, re.I)  # url(#id): in-page
     # the only URLs are the SVG namespaces, which browsers never fetch
@@ -203,7 +203,7 @@ def test_cli_prints_json_and_writes_files(tmp_path: Path, capsys: pytest.Capture
     assert payload["status"] == "PARTIAL: 8/9 cells complete (1 failed)"
     assert [row["row"] for row in payload["rows"]] == list(ROWS)
     assert payload["rows"][1]["paired.diff"] == pytest.approx(-7 / 6)
-    assert sorted(path.name for path in out.iterdir()) == sorted(REPORT_FILES)
+    assert sorted(path.name for path in out.iterdir()) == sorted([*REPORT_FILES, FIGURES_FOLDER])
     assert "wrote report.md" in captured.err
 
 

@@ -6,6 +6,7 @@ so nothing in it may point anywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -18,8 +19,8 @@ h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
 .partial { background: #fff3cd; border: 1px solid #e0a800; }
 .complete { background: #d4edda; border: 1px solid #28a745; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.6rem; white-space: nowrap; }
-th { border-bottom: 2px solid #333; text-align: left; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.25rem 0.45rem; white-space: nowrap; }
+th { border-bottom: 2px solid #333; text-align: left; white-space: normal; vertical-align: bottom; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; } figure svg, figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85rem; color: #555; }
@@ -68,10 +69,35 @@ def _section_html(section: HtmlSection) -> str:
     return "\n".join(parts)
 
 
-def render_html(title: str, status: str, partial: bool, notes: list[str], sections: list[HtmlSection]) -> str:
-    """The whole document; ``status`` is shown as a banner, amber while the study is partial."""
-    notes_html = "".join(f"<li>{escape(note)}</li>" for note in notes)
-    body = "\n".join(_section_html(section) for section in sections)
+def split_table(table: Table, last_first_column: str) -> tuple[Table, Table]:
+    """The columns up to ``last_first_column``, and the first column with the rest: two tables a page can hold."""
+    cut = table.columns.index(last_first_column) + 1
+    keep = [0, *range(cut, len(table.columns))]
+
+    def part(indices: list[int]) -> Table:
+        return Table(
+            columns=tuple(table.columns[i] for i in indices),
+            rows=tuple(tuple(row[i] for i in indices) for row in table.rows),
+            numeric=tuple(table.numeric[i] for i in indices),
+        )
+
+    return part(list(range(cut))), part(keep)
+
+
+def render_html(
+    title: str,
+    status: str,
+    partial: bool,
+    notes: list[str],
+    sections: list[HtmlSection],
+    appendix: Sequence[HtmlSection] = (),
+) -> str:
+    """The whole document: results and figures first, then the notes, then ``appendix`` (e.g. every cell).
+
+    ``status`` is shown as a banner, amber while the study is partial.
+    """
+    notes_html = f'<h2>Notes</h2>\n<ul class="notes">{"".join(f"<li>{escape(note)}</li>" for note in notes)}</ul>'
+    body = "\n".join([*(_section_html(s) for s in sections), notes_html, *(_section_html(s) for s in appendix)])
     status_class = "partial" if partial else "complete"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -83,7 +109,6 @@ def render_html(title: str, status: str, partial: bool, notes: list[str], sectio
 <body>
 <h1>{escape(title)}</h1>
 <p class="status {status_class}">{escape(status)}</p>
-<ul class="notes">{notes_html}</ul>
 {body}
 </body>
 </html>

@@ -19,11 +19,19 @@ from matplotlib.figure import Figure
 from attnlab.reports.spec import StudySpec
 
 BASELINE_COLOUR = "#7f7f7f"
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")  # rows told apart by marker and colour, in a legend
 ROW_COLOUR = "#1f77b4"
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
-def _to_svg(figure: Figure) -> str:
+def to_png(figure: Figure) -> bytes:
+    """The figure as PNG bytes (for the report folder's per-figure files)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def to_svg(figure: Figure) -> str:
     """The figure as an ``<svg>`` element with stable ids, without the XML prolog and the RDF metadata."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "attnlab", "svg.fonttype": "path"}):
@@ -46,7 +54,7 @@ def _colours(summary: pd.DataFrame) -> list[str]:
     return [BASELINE_COLOUR if baseline else ROW_COLOUR for baseline in is_baseline]
 
 
-def error_bar_chart(summary: pd.DataFrame, spec: StudySpec) -> str:
+def error_bar_chart(summary: pd.DataFrame, spec: StudySpec) -> Figure:
     """Each row's mean of the study metric with its 95% interval and n per bar.
 
     The paper's numbers stay in the table: they come from another dataset and recipe, and on one
@@ -69,30 +77,85 @@ def error_bar_chart(summary: pd.DataFrame, spec: StudySpec) -> str:
     axes.set_xticks(positions, summary["row"], rotation=25, ha="right")
     axes.set_ylabel(f"{metric} (mean, 95% CI)")
     axes.set_title(f"{spec.name}: {metric} over seeds (grey: baseline)", fontsize="medium")
-    return _to_svg(figure)
+    return figure
 
 
 def _trade_off_panel(axes: Axes, x: np.ndarray, summary: pd.DataFrame, spec: StudySpec, x_label: str) -> None:
     metric = spec.metric
     mean = summary[f"{metric}.mean"].to_numpy(dtype=float)
     axes.errorbar(x, mean, yerr=_error_bars(summary, metric), fmt="none", ecolor="#444444", capsize=3)
-    axes.scatter(x, mean, color=_colours(summary), zorder=3)
-    for x_value, y_value, row in zip(x, mean, summary["row"], strict=True):
-        if np.isfinite(x_value) and np.isfinite(y_value):
-            axes.annotate(row, (x_value, y_value), xytext=(4, 4), textcoords="offset points", fontsize="x-small")
+    for index, (x_value, y_value, row) in enumerate(zip(x, mean, summary["row"], strict=True)):
+        marker, colour = _MARKERS[index % len(_MARKERS)], f"C{index % 10}"
+        axes.scatter([x_value], [y_value], color=colour, marker=marker, zorder=3, label=row)
     axes.set_xlabel(x_label)
     axes.set_ylabel(f"{metric} (mean, 95% CI)")
     axes.grid(alpha=0.3)
 
 
-def trade_off_chart(summary: pd.DataFrame, spec: StudySpec) -> str:
+def trade_off_chart(summary: pd.DataFrame, spec: StudySpec) -> Figure:
     """The study metric against parameters and against measured training-time overhead."""
-    figure = Figure(figsize=(10, 4))
+    figure = Figure(figsize=(11, 4), layout="constrained")
     params_axes, time_axes = figure.subplots(1, 2, sharey=True)
     params = summary["params"].to_numpy(dtype=float) / 1e6
     overhead = (summary["time_ratio"].to_numpy(dtype=float) - 1) * 100
     _trade_off_panel(params_axes, params, summary, spec, "parameters (M)")
     _trade_off_panel(time_axes, overhead, summary, spec, "training time overhead vs baseline (%)")
     time_axes.set_ylabel("")  # shared with the left panel
+    handles, labels = params_axes.get_legend_handles_labels()  # a legend: row labels never overlap the points
+    figure.legend(handles, labels, loc="outside right center", fontsize="small", title="row")
     figure.suptitle(f"{spec.name}: {spec.metric} against cost", fontsize="medium")
-    return _to_svg(figure)
+    return figure
+
+
+def forest_plot(summary: pd.DataFrame, spec: StudySpec, margin: float | None = None) -> Figure:
+    """Each compared row's paired difference to its baseline with its 95% interval: what the verdicts rest on.
+
+    The zero line is "no difference"; the MDD ticks show how large a true difference these seeds would
+    detect; the ±δ band (``--margin``) is where a row counts as equivalent.
+    """
+    compared = summary[summary["row"] != summary["baseline"]].reset_index(drop=True)
+    figure = Figure(figsize=(8, 0.55 * max(len(compared), 1) + 1.8), layout="constrained")
+    axes = figure.add_subplot()
+    positions = np.arange(len(compared))[::-1]
+    diff = compared["paired.diff"].to_numpy(dtype=float)
+    low = diff - compared["paired.ci_low"].to_numpy(dtype=float)
+    high = compared["paired.ci_high"].to_numpy(dtype=float) - diff
+    if margin is not None:
+        axes.axvspan(-margin, margin, color="#2ca02c", alpha=0.12, label=f"equivalence band ±{margin:g}")
+    axes.axvline(0, color="#333333", linewidth=1)
+    axes.errorbar(diff, positions, xerr=np.nan_to_num(np.vstack([low, high])), fmt="o", color=ROW_COLOUR, capsize=4)
+    axes.errorbar([], [], xerr=[], fmt="o", color=ROW_COLOUR, label="Δ vs baseline, 95% paired CI")
+    mdd = compared["paired.mdd"].to_numpy(dtype=float)
+    axes.scatter(
+        np.concatenate([mdd, -mdd]),
+        np.concatenate([positions, positions]),
+        marker="|",
+        s=160,
+        color="#d62728",
+        label="± MDD (80% power)",
+    )
+    axes.set_yticks(
+        positions, [f"{row} − {base}" for row, base in zip(compared["row"], compared["baseline"], strict=True)]
+    )
+    axes.set_xlabel(f"paired difference in {spec.metric} (row − baseline)")
+    axes.set_title(f"{spec.name}: paired differences to the baseline", fontsize="medium")
+    axes.grid(axis="x", alpha=0.3)
+    figure.legend(loc="outside lower center", fontsize="small", ncols=3)
+    return figure
+
+
+def learning_curves(curves: dict[str, list[dict[int, float]]], spec: StudySpec, metric: str = "val/top1_err") -> Figure:
+    """Validation error per epoch, one line per row: the mean over seeds and its min-max spread."""
+    figure = Figure(figsize=(8, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for index, (row, seeds) in enumerate(curves.items()):
+        frame = pd.DataFrame(seeds).T.sort_index()  # epochs x seeds
+        colour = f"C{index % 10}"
+        axes.plot(frame.index, frame.mean(axis=1), color=colour, label=f"{row} (n={frame.shape[1]})")
+        axes.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=colour, alpha=0.15)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"{metric} (mean; band: min-max over seeds)")
+    axes.set_title(f"{spec.name}: learning curves", fontsize="medium")
+    axes.grid(alpha=0.3)
+    figure.legend(loc="outside right center", fontsize="small")
+    return figure

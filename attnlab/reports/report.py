@@ -14,20 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from attnlab.errors import ConfigError
 from attnlab.reports.aggregate import aggregate, compare_metric, scheduled_cells
 from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
 from attnlab.reports.explain_files import GalleryFigure, WrittenExplanation
 from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
-from attnlab.reports.html import HtmlSection, render_html
-from attnlab.reports.plots import error_bar_chart, trade_off_chart
+from attnlab.reports.html import HtmlSection, render_html, split_table
+from attnlab.reports.plots import error_bar_chart, forest_plot, learning_curves, to_png, to_svg, trade_off_chart
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
 from attnlab.stats.comparisons import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
-from attnlab.sweeps.records import StepTiming
+from attnlab.sweeps.records import CellRecord, StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
+FIGURES_FOLDER = "figures"  # each figure of the HTML also as its own PNG and SVG, for a paper
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Report:
     margin: float | None = None  # --margin: the equivalence margin of the TOST column
     figures: list[GalleryFigure] = field(default_factory=list)  # galleries of ``attnlab explain``, if it ran
     step_timing: StepTiming | None = None  # the study's side-by-side step timing (the time-overhead column)
+    curves: dict[str, list[dict[int, float]]] = field(default_factory=dict)  # row -> complete seeds' val curves
 
     @property
     def title(self) -> str:
@@ -208,7 +211,17 @@ def build_report(
         margin=margin,
         figures=explanation.figures if explanation is not None else [],
         step_timing=timing,
+        curves=row_curves(loaded.records),
     )
+
+
+def row_curves(records: list[CellRecord]) -> dict[str, list[dict[int, float]]]:
+    """Each row's validation curves (the trials' intermediate values) of its complete cells that reported one."""
+    curves: dict[str, list[dict[int, float]]] = {}
+    for record in records:
+        if record.state == COMPLETE and record.curve:
+            curves.setdefault(record.row, []).append({int(epoch): value for epoch, value in record.curve.items()})
+    return curves
 
 
 def step_timing_for(timings: Mapping[str, Any], cells: pd.DataFrame) -> StepTiming | None:
@@ -260,49 +273,107 @@ def json_payload(report: Report) -> dict[str, Any]:
     }
 
 
-def html_text(report: Report) -> str:
-    results, cells = report.tables()
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure of the report: its file stem, heading, caption and the figure itself."""
+
+    name: str
+    heading: str
+    caption: str
+    figure: Figure
+
+
+def report_figures(report: Report) -> list[ReportFigure]:
+    """The figures in reading order: the paired differences the verdicts rest on, then curves, rows and cost."""
     level = f"{CONFIDENCE:.0%}"
-    sections = [
-        HtmlSection("Results", table=results),
-        HtmlSection(
-            f"{report.spec.metric} by row",
-            svg=error_bar_chart(report.summary, report.spec),
-            caption=f"Bars: mean over complete seeds; whiskers: {level} Student t interval; n: complete seeds. "
+    spec, summary = report.spec, report.summary
+    margin = f"; green band: the equivalence margin ±{report.margin:g}" if report.margin is not None else ""
+    figures = [
+        ReportFigure(
+            "forest",
+            "Paired differences to the baseline",
+            f"Dots: mean paired difference (row − baseline) over the seeds both completed; whiskers: its {level} "
+            f"paired-t interval; black line: no difference; red ticks: ± the MDD{margin}.",
+            forest_plot(summary, spec, report.margin),
+        )
+    ]
+    if report.curves:
+        figures.append(
+            ReportFigure(
+                "learning_curves",
+                "Learning curves",
+                "Validation error per epoch of the complete cells: line, the mean over seeds; band, min to max.",
+                learning_curves(report.curves, spec),
+            )
+        )
+    figures += [
+        ReportFigure(
+            "by_row",
+            f"{spec.metric} by row",
+            f"Bars: mean over complete seeds; whiskers: {level} Student t interval; n: complete seeds. "
             "The axis is zoomed on the data and does not start at 0.",
+            error_bar_chart(summary, spec),
         ),
-        HtmlSection(
-            f"{report.spec.metric} against cost",
-            svg=trade_off_chart(report.summary, report.spec),
-            caption="Left: parameters; right: training-step time overhead against the baseline (grey), measured "
-            "side by side (see the notes).",
+        ReportFigure(
+            "cost",
+            f"{spec.metric} against cost",
+            "Left: parameters; right: training-step time overhead against the baseline, measured side by side "
+            "(see the notes).",
+            trade_off_chart(summary, spec),
         ),
+    ]
+    return figures
+
+
+def html_text(report: Report, figures: list[ReportFigure] | None = None) -> str:
+    results, cells = report.tables()
+    verdicts, power = split_table(results, "Cells")
+    sections = [HtmlSection("Results", table=verdicts)]
+    if len(power.columns) > 1:
+        sections.append(HtmlSection("What the seeds can tell", table=power))
+    sections += [
+        HtmlSection(figure.heading, svg=to_svg(figure.figure), caption=figure.caption)
+        for figure in (report_figures(report) if figures is None else figures)
     ]
     sections += [
         HtmlSection(figure.heading, png=base64.b64encode(figure.png).decode("ascii"), caption=figure.caption)
         for figure in report.figures
     ]
-    sections.append(
+    appendix = [
         HtmlSection("Cells", table=cells, caption="Every cell of the study grid, including failed and missing.")
-    )
-    return render_html(report.title, report.status, report.partial, report.notes(), sections)
+    ]
+    return render_html(report.title, report.status, report.partial, report.notes(), sections, appendix)
+
+
+def write_figures(figures: list[ReportFigure], out_dir: Path) -> list[Path]:
+    """Each figure as ``NAME.png`` and ``NAME.svg`` under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for figure in figures:
+        png, svg = out_dir / f"{figure.name}.png", out_dir / f"{figure.name}.svg"
+        png.write_bytes(to_png(figure.figure))
+        svg.write_text(to_svg(figure.figure), encoding="utf-8")
+        paths += [png, svg]
+    return paths
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Writes :data:`REPORT_FILES` into ``out_dir`` (created); returns their paths."""
+    """Writes :data:`REPORT_FILES` into ``out_dir`` (created), returning their paths, and the figures' files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results, _ = report.tables()
+    figures = report_figures(report)
     contents = {
         "report.md": markdown_text(report),
         "table.tex": to_latex(results, comment=f"{report.title}\n{report.status}\nNeeds \\usepackage{{booktabs}}."),
         "summary.csv": report.summary.to_csv(index=False),
         "cells.csv": report.cells.to_csv(index=False),
         "summary.json": json.dumps(json_payload(report), indent=2) + "\n",
-        "report.html": html_text(report),
+        "report.html": html_text(report, figures),
     }
     paths = []
     for name in REPORT_FILES:
         path = out_dir / name
         path.write_text(contents[name], encoding="utf-8")
         paths.append(path)
+    write_figures(figures, out_dir / FIGURES_FOLDER)
     return paths
