@@ -2,7 +2,8 @@
 
 Scheme. There is no queue and no enqueue step, so several launchers starting at once cannot enqueue
 anything twice. A worker *claims* a cell by creating one Optuna trial that is RUNNING and names the
-cell, in a single storage operation (one journal line under the file lock; one transaction holding
+cell, in a single storage operation (one journal line under the file lock, which is broken only when
+its holder is dead or has held it 30 s, a write taking milliseconds; one transaction holding
 the study's row lock in a database). Trial numbers therefore give every claim a total order that
 all workers see alike. Right after creating its claim, a worker re-reads the trials and keeps the
 claim only if it is the *lowest-numbered live attempt* of the cell (live = running, complete or
