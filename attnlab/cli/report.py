@@ -114,6 +114,10 @@ def main(argv: list[str]) -> int:
         explanation=explanation,
     )
     paths = write_report(report, out_dir)
+    if args.wandb is None and args.wandb_dir is None and args.logs is None:  # read from Optuna: note and artifacts
+        from attnlab.reports.dashboard_publish import publish_to_optuna
+
+        publish_to_optuna(report, args.study, args.profile, args.storage, out_dir)
     if args.format == "json":
         print_json(json_payload(report))
     else:

@@ -44,11 +44,16 @@ def is_loopback(host: str) -> bool:
 
 
 def serve_dashboard(storage: BaseStorage, url: str, host: str, port: int) -> None:
-    """Blocks serving the dashboard on ``storage`` (opened from ``url``, already checked) until interrupted."""
+    """Blocks serving the dashboard on ``storage`` (opened from ``url``, already checked) until interrupted.
+
+    The artifact folder beside the storage (where ``attnlab report`` puts figures and HTML) is served with it.
+    """
     import optuna_dashboard
+
+    from attnlab.reports.dashboard_publish import artifact_store
 
     check_port_free(host, port)
     print(f"optuna-dashboard on {url}: http://{host}:{port}/dashboard/ (Ctrl-C stops it)", flush=True)
     if not is_loopback(host):
         print(f"warning: {host} is not a loopback address; the dashboard is reachable from other machines", flush=True)
-    optuna_dashboard.run_server(storage, host=host, port=port)
+    optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=artifact_store(url))
