@@ -46,6 +46,7 @@ from attnlab.ablations.definition import METRIC_DIRECTIONS, RowSpec, StudyDefini
 from attnlab.ablations.overrides import check_key, flatten_overrides, format_value
 from attnlab.ablations.yaml_input import check_known_keys, read_yaml
 from attnlab.errors import ConfigError
+from attnlab.safe_paths import check_path_name
 
 REQUIRED_KEYS: tuple[str, ...] = ("name", "description", "seeds", "baseline")
 OPTIONAL_KEYS: tuple[str, ...] = (
@@ -141,7 +142,11 @@ def _paper_numbers(inline: dict[str, Any], section: Any) -> dict[str, Any]:
 
 def parse_study(raw: Any, source: Path | None = None) -> StudyDefinition:
     """A study from the YAML document's data (see the module docstring for the format)."""
-    raw = _expect("study", raw, dict, "a mapping of study keys (name, description, rows, seeds, baseline, ...)")
+    if not isinstance(raw, dict):  # not quoted: the file may be anything (a symlink to a system file)
+        raise ConfigError(
+            f"is not a study: expected a mapping of study keys (name, description, rows, seeds, baseline, ...), "
+            f"got {type(raw).__name__}"
+        )
     check_known_keys("", raw, REQUIRED_KEYS + OPTIONAL_KEYS)
     for key in REQUIRED_KEYS:
         if key not in raw:
@@ -154,6 +159,11 @@ def parse_study(raw: Any, source: Path | None = None) -> StudyDefinition:
         if name in rows:
             raise ConfigError(f"axes: row {name!r} is also a named row; rename one")
         rows[name] = spec
+    if isinstance(raw["name"], str):
+        check_path_name("name", raw["name"])  # it names the study's folders: runs/STUDY, runs/reports/STUDY
+    for name in rows:
+        if isinstance(name, str) and name.strip() == name and "/" not in name:
+            check_path_name(f"rows: {name[:60]!r}", name)  # each row names a folder of its cells' logs
     metric = _expect("metric", raw.get("metric", DEFAULT_METRIC), str, "a metric name such as test/top1_err")
     return StudyDefinition(
         name=raw["name"],

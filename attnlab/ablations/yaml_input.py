@@ -41,14 +41,72 @@ class StrictYamlLoader(YamlLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_yaml(path: Path) -> Any:
-    """The document in ``path``, or a one-line ``ConfigError`` (unreadable file, syntax error with its line)."""
+class BoundedYamlLoader(StrictYamlLoader):
+    """Also bounds the work a document can ask for: nesting depth, and the size it would have with every
+    alias written out (a "billion laughs" bomb is refused while composing, in bounded memory, before
+    anything walks its exponential expansion)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases written out
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConfigError(f"nests deeper than {MAX_DEPTH} levels; a study or sweep file needs a few")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None and id(node) not in self._expanded:
+            self._expanded[id(node)] = 1 + sum(self._expanded.get(id(child), 1) for child in _children(node))
+        if node is not None and self._expanded[id(node)] > MAX_EXPANDED_NODES:
+            raise ConfigError(
+                f"expands to over {MAX_EXPANDED_NODES} values through YAML aliases (*name); write the values out"
+            )
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+MAX_FILE_BYTES = 1_000_000  # a study or sweep file is a few kB; refuse more before reading it
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 32
+
+
+def read_bounded_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The file's text, refused in one line if it is not a regular file or is over ``limit`` bytes:
+    stat first, then read at most ``limit`` + 1 bytes (a file that grows meanwhile is still caught)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise ConfigError("is not a regular file; expected a YAML file")
+        if path.stat().st_size > limit:
+            raise ConfigError(f"is {path.stat().st_size} bytes, over the {limit}-byte limit for a YAML file")
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
     except OSError as error:
         raise ConfigError(f"cannot read the file ({error.strerror})") from None
+    if len(data) > limit:
+        raise ConfigError(f"is over the {limit}-byte limit for a YAML file")
     try:
-        return yaml.load(text, Loader=StrictYamlLoader)  # a SafeLoader subclass: safe
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text; expected a YAML file") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """The document in ``path``, or a one-line ``ConfigError`` (unreadable or oversized file, alias bomb,
+    too deep, syntax error with its line); the message never quotes the file's content."""
+    text = read_bounded_text(path)
+    try:
+        return yaml.load(text, Loader=BoundedYamlLoader)  # a SafeLoader subclass: safe
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

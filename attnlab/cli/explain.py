@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from attnlab.cli.report import DEFAULT_REPORT_ROOT, add_source_options, load
+from attnlab.cli.report import add_source_options, load, output_folder
 
 HELP = "Grad-CAM and attention-map galleries per row, with a localisation score per row"
 
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     loaded = load(args)
     settings = ExplainSettings(images=args.images, split=args.split, layers=tuple(args.layer), seed=args.seed)
     explanation = explain_study(loaded, settings)
-    out_dir = (args.output or DEFAULT_REPORT_ROOT / args.study) / EXPLAIN_FOLDER
+    out_dir = output_folder(args) / EXPLAIN_FOLDER
     paths = write_explanation(explanation, out_dir)
     report = build_report(loaded, explanation=read_explanation(out_dir, loaded.spec.name, loaded.spec.profile))
     table = localisation_table(report.summary)

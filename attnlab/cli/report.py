@@ -19,11 +19,18 @@ DEFAULT_REPORT_ROOT = Path("runs/reports")
 
 
 def study_name(study: str) -> str:
-    """The study's name: ``STUDY`` as given, or the name inside a study ``.yaml`` file (as ``ablate`` took it)."""
-    if Path(study).suffix not in (".yaml", ".yml"):
-        return study
-    from attnlab.ablations import load_study
+    """The study's name: ``STUDY`` as given, or the name inside a study ``.yaml`` file (as ``ablate`` took it);
+    either way a plain name, as it names the output folder runs/reports/STUDY."""
     from attnlab.errors import ConfigError
+
+    if Path(study).suffix not in (".yaml", ".yml"):
+        from attnlab.safe_paths import check_path_name
+
+        try:
+            return check_path_name("study", study)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    from attnlab.ablations import load_study
 
     try:
         return load_study(study).name
@@ -96,13 +103,20 @@ def load(args: argparse.Namespace) -> LoadedStudy:
     return load_from_optuna(args.study, args.profile, args.storage)
 
 
+def output_folder(args: argparse.Namespace) -> Path:
+    """``--output``, else runs/reports/STUDY: never outside runs/reports for a label (``--logs ../x``)."""
+    from attnlab.safe_paths import path_inside
+
+    return args.output or path_inside(DEFAULT_REPORT_ROOT, args.study, "study")
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from attnlab.reports.explain_files import EXPLAIN_FOLDER, read_explanation
     from attnlab.reports.report import build_report, json_payload, terminal_text, write_report
 
     loaded = load(args)
-    out_dir = args.output or DEFAULT_REPORT_ROOT / args.study
+    out_dir = output_folder(args)
     explanation = read_explanation(out_dir / EXPLAIN_FOLDER, loaded.spec.name, loaded.spec.profile)
     report = build_report(
         loaded,
