@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from attnlab.ablations import parse_set_options
 from attnlab.cli.output import stdout_console
+from attnlab.cli.ranges import MAX_SEEDS, int_in
 from attnlab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         "rule (Lan-DeMets O'Brien-Fleming alpha spending), valid under this optional stopping",
     )
     decided.add_argument(
-        "--max-seeds", type=int, metavar="N", help="seeds a row may reach (needed with --until-decided)"
+        "--max-seeds",
+        type=int_in(1, MAX_SEEDS),
+        metavar="N",
+        help="seeds a row may reach (needed with --until-decided)",
     )
     decided.add_argument(
         "--margin",
@@ -50,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="equivalence margin in the metric's units: a row within ±δ of its baseline is decided as equivalent",
     )
     decided.add_argument(
-        "--seeds-per-round", type=int, metavar="K", help="seeds added per round (default: the study's seed count)"
+        "--seeds-per-round",
+        type=int_in(1, MAX_SEEDS),
+        metavar="K",
+        help="seeds added per round (default: the study's seed count)",
     )
     add_launch_arguments(parser)
     add_slurm_arguments(parser)

@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 
+from attnlab.cli.ranges import int_in
 from attnlab.cli.report import add_source_options, load, output_folder
 
+MAX_IMAGES = 256  # a gallery of more is unreadable, and each image is a Grad-CAM pass per row and seed
 HELP = "Grad-CAM and attention-map galleries per row, with a localisation score per row"
 
 
@@ -23,11 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
         "localisation.csv into OUTPUT/explain, and prints the localisation table.",
     )
     add_source_options(parser)
-    parser.add_argument("--images", type=int, default=8, help="images shown and scored (default: %(default)s)")
+    parser.add_argument(
+        "--images", type=int_in(1, MAX_IMAGES), default=8, help="images shown and scored (default: %(default)s)"
+    )
     parser.add_argument(
         "--split", choices=("train", "val", "test"), default="test", help="split the images come from (default: test)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed that picks the images (default: %(default)s)")
+    parser.add_argument("--seed", type=int_in(0), default=0, help="seed that picks the images (default: %(default)s)")
     parser.add_argument(
         "--layer",
         action="append",

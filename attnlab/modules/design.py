@@ -230,6 +230,9 @@ def _pool_set(field: str, value: Any, valid: tuple[str, ...]) -> tuple[str, ...]
     return pools
 
 
+MAX_KERNEL_SIZE = 63  # the spatial gate's conv; CBAM uses 7, and no stage's feature map is wider than 56
+
+
 def _positive_int(field: str, value: Any) -> None:
     positive_int(f"attention.{field}", value)
 
@@ -313,8 +316,10 @@ class AttentionDesign:
         for field in ("reduction", "dilation", "dilated_convs"):
             _positive_int(field, getattr(self, field))
         _positive_int("kernel_size", self.kernel_size)
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"attention.kernel_size: must be a positive odd integer, got {self.kernel_size}")
+        if self.kernel_size % 2 == 0 or self.kernel_size > MAX_KERNEL_SIZE:
+            raise ConfigError(
+                f"attention.kernel_size: must be a positive odd integer up to {MAX_KERNEL_SIZE}, got {self.kernel_size}"
+            )
         for field in ("channel_norm", "spatial_norm"):
             _one_of(field, getattr(self, field), NORMS)
         _one_of("mlp_hidden_norm", self.mlp_hidden_norm, HIDDEN_NORMS)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from attnlab.cli.ranges import int_in
 from attnlab.errors import ConfigError
 from attnlab.sweeps.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
 from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
 from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
+
+MAX_WORKERS = 1024  # per launcher; more machines share a study through one --storage
+MAX_DEVICES_PER_TRIAL = 1024
+MAX_RETRIES = 100
 
 
 @dataclass(frozen=True)
@@ -67,27 +72,32 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
         "or postgresql://USER:PASSWORD@HOST/DB for workers on many machines",
     )
     where.add_argument(
-        "--workers", type=int, help="worker processes (default: one per GPU group, or 1 on CPU, cores split)"
+        "--workers",
+        type=int_in(1, MAX_WORKERS),
+        help="worker processes (default: one per GPU group, or 1 on CPU, cores split)",
     )
     where.add_argument("--devices", help="GPUs to use, as indices among the visible ones, e.g. 0,1,2,3 (default: all)")
     where.add_argument(
-        "--devices-per-trial", type=int, default=1, help="GPUs (or CPU processes) per trial; >1 runs each trial as DDP"
+        "--devices-per-trial",
+        type=int_in(1, MAX_DEVICES_PER_TRIAL),
+        default=1,
+        help="GPUs (or CPU processes) per trial; >1 runs each trial as DDP",
     )
     where.add_argument(
         "--max-retries",
-        type=int,
+        type=int_in(0, MAX_RETRIES),
         default=defaults.max_retries,
         help=f"how often a trial whose worker died is retried (default {defaults.max_retries})",
     )
     where.add_argument(
         "--heartbeat-interval",
-        type=int,
+        type=int_in(1, 3600),
         default=defaults.heartbeat.interval_s,
         help=f"seconds between a running trial's heartbeats (default {defaults.heartbeat.interval_s})",
     )
     where.add_argument(
         "--grace-period",
-        type=int,
+        type=int_in(1, 7 * 86400),
         default=defaults.heartbeat.grace_s,
         help=f"seconds without a heartbeat after which a trial's worker counts as dead (default "
         f"{defaults.heartbeat.grace_s})",

@@ -75,6 +75,11 @@ def plan_placement(workers: int | None, devices: str | None, devices_per_trial: 
 
         cores = sorted(os.sched_getaffinity(0))
         count = workers or 1
+        if devices_per_trial > len(cores):
+            raise ConfigError(
+                f"--devices-per-trial {devices_per_trial}: no GPU here, so each trial would run that many CPU "
+                f"processes; use 1 to {len(cores)} (the cores available)"
+            )
         threads = min(max(1, len(cores) // (count * devices_per_trial)), thread_limit() or len(cores))
         return Placement(((),) * count, threads, tuple(cores))
     if len(chosen) % devices_per_trial:

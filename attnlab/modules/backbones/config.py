@@ -70,8 +70,15 @@ class BackboneConfig:
                 )
             return
         widen = DEFAULT_WIDEN_FACTOR if widen is None else widen
-        if isinstance(widen, bool) or not isinstance(widen, int | float) or not math.isfinite(widen) or widen <= 0:
-            raise ConfigError(f"backbone.widen_factor: must be a number > 0 (1.5 and 2 in the papers), got {widen!r}")
+        if (
+            isinstance(widen, bool)
+            or not isinstance(widen, int | float)
+            or not math.isfinite(widen)
+            or not 0 < widen <= 16
+        ):
+            raise ConfigError(
+                f"backbone.widen_factor: must be a number > 0 and <= 16 (1.5 and 2 in the papers), got {widen!r}"
+            )
         object.__setattr__(self, "widen_factor", float(widen))
 
     def channels(self, published: int) -> int:
