@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,16 +71,34 @@ def complete_checkpoints(spec: StudySpec, records: Iterable[CellRecord]) -> list
     return [CellCheckpoint(row, seed, best_checkpoint(complete[row, seed])) for row, seed in cells]
 
 
+# What torch.load raises for a payload weights_only refuses (it did not run) or a torn file.
+UNREADABLE = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError)
+
+
+def unreadable(path: Path, error: Exception) -> ConfigError:
+    """The one line for a checkpoint torch.load refused: the file and the kind of error, never its bytes."""
+    return ConfigError(
+        f"{path}: is not a checkpoint torch.load(weights_only=True) accepts ({type(error).__name__}); "
+        "expected one that attnlab train wrote"
+    )
+
+
 def load_model(path: Path) -> torch.nn.Module:
     """The trained classifier of a checkpoint, on the CPU, in evaluation mode."""
     from attnlab.modules.classifier import AttentionClassifier
 
-    return AttentionClassifier.load_from_checkpoint(path, map_location="cpu").eval()
+    try:
+        return AttentionClassifier.load_from_checkpoint(path, map_location="cpu").eval()
+    except UNREADABLE as error:
+        raise unreadable(path, error) from None
 
 
 def datamodule_settings(path: Path) -> dict[str, Any]:
     """The datamodule's hyper-parameters stored in a checkpoint (``_class_path`` among them)."""
-    stored = torch.load(path, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters")
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters")
+    except UNREADABLE as error:
+        raise unreadable(path, error) from None
     if not stored or "_class_path" not in stored:
         raise ConfigError(f"{path}: the checkpoint holds no datamodule settings; it was not trained by attnlab")
     return dict(stored)

@@ -11,8 +11,11 @@ task (or another worker) trains it again, resuming from the cell's ``last.ckpt``
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from attnlab.errors import ConfigError
+from attnlab.safe_paths import path_inside
 from attnlab.sweeps import ledger
 from attnlab.sweeps.launcher import progress_bar
 from attnlab.sweeps.options import LaunchOptions
@@ -110,7 +114,7 @@ class SlurmWorker:
 def _executor(spec: WorkerSpec, slurm: SlurmOptions, launch: LaunchOptions, tasks: int) -> submitit.SlurmExecutor:
     import submitit
 
-    folder = (SLURM_ROOT / spec.study).resolve()
+    folder = path_inside(SLURM_ROOT, spec.study, "study").resolve()
     executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=MAX_TIME_LIMITS)
     devices = launch.devices_per_trial
     parameters: dict[str, Any] = {
@@ -175,10 +179,18 @@ def slurm_tasks(job_ids: Sequence[str]) -> list[SlurmTask]:
     ]
 
 
+SLURM_TOOLS = ("sbatch", "srun", "sacct")  # what submitit needs on this node: it checks for srun at start
+
+
 def check_slurm(slurm: SlurmOptions | None, launch: LaunchOptions) -> None:
     """What ``--slurm`` refuses before anything else: a storage other nodes cannot reach, local device choices."""
     if slurm is None:
         return
+    missing = [tool for tool in SLURM_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ConfigError(
+            f"--slurm: {', '.join(missing)} not found on the PATH; run on a SLURM login node, or leave out --slurm"
+        )
     check_reachable(launch.storage)
     if launch.devices is not None:
         raise ConfigError("--devices: not with --slurm, where SLURM gives each worker its GPUs; use --gpus-per-node")
@@ -195,8 +207,15 @@ def submit(
         spec, threads=None if slurm.gpus_per_node else max(1, threads // launch.devices_per_trial)
     )
     executor = _executor(base, slurm, launch, tasks)
-    with executor.batch():
-        jobs = [executor.submit(SlurmWorker(base)) for _ in range(tasks)]
+    import submitit
+
+    refusal = io.StringIO()  # submitit prints sbatch's stderr too; it goes into our one line instead
+    try:
+        with contextlib.redirect_stderr(refusal), executor.batch():
+            jobs = [executor.submit(SlurmWorker(base)) for _ in range(tasks)]
+    except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError, OSError) as error:
+        said = " ".join((str(error) or refusal.getvalue()).split())
+        raise ConfigError(f"--slurm: sbatch refused the job: {said[:300]}") from None
     _record_jobs(storage, study_id, jobs[0].job_id.split("_")[0])
     return jobs
 
