@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from attnlab.cli.output import add_format_option
 from attnlab.cli.ranges import int_in
 from attnlab.cli.report import add_source_options, load, output_folder
 
@@ -39,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also Grad-CAM at this part of the network, e.g. layer3 or layer3.1 (repeatable; the last stage always)",
     )
-    parser.add_argument(
-        "--format",
-        choices=("markdown", "json"),
-        default="markdown",
-        help="what to print: the localisation table, or every per-image number as JSON (default: %(default)s)",
-    )
+    add_format_option(parser)  # as report's: table (the localisation table) or json (every per-image number)
     return parser
 
 
