@@ -136,3 +136,16 @@ def test_a_huge_file_is_refused_before_it_is_read(case_dir: Path, monkeypatch: p
         load_study(path)
     assert str(path) not in opened
     os.remove(path)
+
+
+def test_a_sweep_file_is_read_with_the_same_bounds_and_name_check(case_dir: Path) -> None:
+    from attnlab.sweeps.sweep_file import load_sweep
+
+    bomb = case_dir / "bomb-sweep.yaml"
+    bomb.write_text(BOMB + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bomb-sweep.yaml'?: expands to over 100000 values"):
+        load_sweep(bomb)
+    long = case_dir / "long-sweep.yaml"
+    long.write_text(f"name: {'s' * 300}\nspace: {{optim.lr: {{type: float, low: 0.001, high: 0.1}}}}\nn_trials: 2\n")
+    with pytest.raises(ConfigError, match=r"^name: a name of 300 characters is too long"):
+        load_sweep(long)

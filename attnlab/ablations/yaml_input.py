@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,11 @@ def read_bounded_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """The file's text, refused in one line if it is not a regular file or is over ``limit`` bytes:
     stat first, then read at most ``limit`` + 1 bytes (a file that grows meanwhile is still caught)."""
     try:
-        if not path.is_file():
+        status = path.stat()  # follows a symlink: the file it leads to is what is read
+        if not stat.S_ISREG(status.st_mode):
             raise ConfigError("is not a regular file; expected a YAML file")
-        if path.stat().st_size > limit:
-            raise ConfigError(f"is {path.stat().st_size} bytes, over the {limit}-byte limit for a YAML file")
+        if status.st_size > limit:
+            raise ConfigError(f"is {status.st_size} bytes, over the {limit}-byte limit for a YAML file")
         with path.open("rb") as stream:
             data = stream.read(limit + 1)
     except OSError as error:

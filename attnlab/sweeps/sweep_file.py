@@ -22,6 +22,7 @@ from attnlab.ablations.overrides import SEED_KEY, check_key, flatten_overrides
 # The study files' strict reading: a repeated key is an error, an unknown key names the closest valid one.
 from attnlab.ablations.yaml_input import check_known_keys, read_yaml
 from attnlab.errors import ConfigError
+from attnlab.safe_paths import check_path_name
 
 EXAMPLE = """\
 name: cbam-lr                       # required; lower-case, digits, - _ . (names the Optuna study)
@@ -162,6 +163,7 @@ class SweepDefinition:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(f"name: {self.name!r} is not a sweep name; use lower-case letters, digits, '-', '_'")
+        check_path_name("name", self.name)  # it names the sweep's run folders
         if not isinstance(self.profile, str) or not self.profile:
             raise ConfigError(f"profile: expected a profile name or a .yaml path, got {self.profile!r}")
         object.__setattr__(self, "base", flatten_overrides(self.base, "base"))
