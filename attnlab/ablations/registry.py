@@ -7,9 +7,11 @@ its first comment line says what it is for, which ``attnlab studies`` shows.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from attnlab.ablations.definition import StudyDefinition
 from attnlab.ablations.study_file import read_study_file
+from attnlab.ablations.yaml_input import read_yaml
 from attnlab.errors import ConfigError
 
 _PACKAGE_DIR = Path(__file__).parent
@@ -45,8 +47,25 @@ def _resolve(kind: str, name_or_path: str | Path, builtins: dict[str, Path]) -> 
 
 
 def profile_path(name: str | Path) -> Path:
-    """The train config of a built-in profile (``quick``, ``cifar100``, ``imagenet``) or of a YAML path."""
-    return _resolve("profile", name, builtin_profiles())
+    """The train config of a built-in profile (``quick``, ``cifar100``, ``imagenet``) or of a YAML path.
+
+    A profile file is read once here with the study files' bounds (size, aliases, depth), so jsonargparse
+    never gets an oversized or hostile file; errors name the file, never its content.
+    """
+    path = _resolve("profile", name, builtin_profiles())
+    read_profile(path)
+    return path
+
+
+def read_profile(path: Path) -> dict[str, Any]:
+    """The profile's YAML document (a mapping of config sections), read with bounds."""
+    try:
+        document = read_yaml(path)
+    except ConfigError as error:
+        raise ConfigError(f"profile: {path}: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"profile: {path}: is not a train config; expected a mapping of trainer/model/data sections")
+    return document
 
 
 def profile_description(path: Path) -> str:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 from optuna.storages import BaseStorage
 
 from attnlab.sweeps.options import LaunchOptions
@@ -28,10 +26,9 @@ class Session:
 
 def profile_settings(profile: str) -> dict[str, Any]:
     """The profile's name and content: a profile file edited between two runs of a study is caught."""
-    from attnlab.ablations import profile_path
+    from attnlab.ablations.registry import profile_path, read_profile
 
-    path: Path = profile_path(profile)
-    return {"profile": profile, "profile_config": yaml.safe_load(path.read_text(encoding="utf-8"))}
+    return {"profile": profile, "profile_config": read_profile(profile_path(profile))}
 
 
 def open_session(
