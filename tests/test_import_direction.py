@@ -11,15 +11,18 @@ import attnlab
 PACKAGE_ROOT = Path(attnlab.__file__).parent
 
 # What each subpackage may import (besides itself); the CLI sits on top and may import all.
+BASE = {"errors", "safe_paths", "option_ranges"}  # one-file modules every layer may use: errors, path and range checks
 ALLOWED = {
     "errors": set(),
-    "stats": {"errors"},
-    "modules": {"errors"},
-    "datamodules": {"errors"},
-    "training": {"errors", "modules", "datamodules"},
-    "ablations": {"errors", "stats", "modules", "datamodules", "training"},
-    "sweeps": {"errors", "stats", "modules", "datamodules", "training", "ablations"},
-    "reports": {"errors", "stats", "modules", "datamodules", "training", "ablations", "sweeps"},
+    "safe_paths": {"errors"},
+    "option_ranges": {"errors"},
+    "stats": BASE,
+    "modules": BASE,
+    "datamodules": BASE,
+    "training": BASE | {"modules", "datamodules"},
+    "ablations": BASE | {"stats", "modules", "datamodules", "training"},
+    "sweeps": BASE | {"stats", "modules", "datamodules", "training", "ablations"},
+    "reports": BASE | {"stats", "modules", "datamodules", "training", "ablations", "sweeps"},
 }
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from attnlab.ablations import parse_set_options
 from attnlab.cli.output import stdout_console
-from attnlab.cli.ranges import MAX_SEEDS, int_in
 from attnlab.errors import ConfigError
+from attnlab.option_ranges import MAX_SEEDS, int_in
 
 if TYPE_CHECKING:
     from attnlab.sweeps.ablation import UntilDecided

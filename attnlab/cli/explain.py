@@ -12,8 +12,8 @@ import json
 import sys
 
 from attnlab.cli.output import add_format_option
-from attnlab.cli.ranges import int_in
 from attnlab.cli.report import add_source_options, load, output_folder
+from attnlab.option_ranges import int_in
 
 MAX_IMAGES = 256  # a gallery of more is unreadable, and each image is a Grad-CAM pass per row and seed
 HELP = "Grad-CAM and attention-map galleries per row, with a localisation score per row"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from attnlab.cli.ranges import int_in
 from attnlab.errors import ConfigError
+from attnlab.option_ranges import int_in
 from attnlab.sweeps.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
 from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
 from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
