@@ -24,7 +24,9 @@ def test_slurm_without_sbatch_on_the_path_is_refused_before_the_storage(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(SystemExit) as exit_info:
-        raise SystemExit(main(["ablate", "cbam-arrangement", "--slurm", "--storage", str(tmp_path / "j.journal")]))
+        raise SystemExit(
+            main(["ablate", "cbam-arrangement", "--slurm", "--storage", "postgresql://u@db.example.org/attnlab"])
+        )
     assert exit_info.value.code == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--slurm: sbatch, srun, sacct not found on the PATH" in line

@@ -186,12 +186,12 @@ def check_slurm(slurm: SlurmOptions | None, launch: LaunchOptions) -> None:
     """What ``--slurm`` refuses before anything else: a storage other nodes cannot reach, local device choices."""
     if slurm is None:
         return
+    check_reachable(launch.storage)  # the user's own input first, then the machine's tools
     missing = [tool for tool in SLURM_TOOLS if shutil.which(tool) is None]
     if missing:
         raise ConfigError(
             f"--slurm: {', '.join(missing)} not found on the PATH; run on a SLURM login node, or leave out --slurm"
         )
-    check_reachable(launch.storage)
     if launch.devices is not None:
         raise ConfigError("--devices: not with --slurm, where SLURM gives each worker its GPUs; use --gpus-per-node")
 
