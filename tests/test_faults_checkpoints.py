@@ -21,16 +21,17 @@ def _checkpoint(path: Path, size_mb: float = 0.5) -> bytes:
     return path.read_bytes()
 
 
-def test_a_torn_last_checkpoint_falls_back_to_the_attempts_best_and_says_so(
+def test_a_torn_last_checkpoint_falls_back_to_an_older_attempts_last_not_to_a_best_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cell = tmp_path / "attnlab" / "s@p" / "row" / "seed0"
+    _checkpoint(cell / "trial1" / "checkpoints" / "last.ckpt")
     whole = _checkpoint(cell / "trial2" / "checkpoints" / "last.ckpt")
-    _checkpoint(cell / "trial2" / "checkpoints" / "best-epoch001.ckpt")
+    _checkpoint(cell / "trial2" / "checkpoints" / "best-epoch001.ckpt")  # never resumed from: see resume.py
     (cell / "trial2" / "checkpoints" / "last.ckpt").write_bytes(whole[: len(whole) // 2])  # cut by a kill
     with caplog.at_level(logging.WARNING):
         override = resume_override(_config(tmp_path), "s@p", "row/seed0", 5)
-    assert override == {"ckpt_path": str(cell / "trial2" / "checkpoints" / "best-epoch001.ckpt")}
+    assert override == {"ckpt_path": str(cell / "trial1" / "checkpoints" / "last.ckpt")}
     [line] = [r.getMessage() for r in caplog.records]
     assert line.startswith(str(cell / "trial2" / "checkpoints" / "last.ckpt")) and "not a whole checkpoint" in line
 

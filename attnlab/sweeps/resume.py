@@ -9,8 +9,9 @@ after every epoch. Only attempts that did not finish leave a cell to retry, so t
 its last epoch instead of starting again.
 
 A kill can cut a checkpoint short. A torn or unreadable ``last.ckpt`` is passed over (one line says
-so) for the newest readable checkpoint of the earlier attempts (their ``last.ckpt`` or best ones),
-else the cell starts afresh: a machine fault never becomes the cell's config failure.
+so) for the newest readable ``last.ckpt`` of the earlier attempts, else the cell starts afresh: a machine
+fault never becomes the cell's config failure. Best checkpoints are not resumed from: one taken at the run's
+final epoch leaves nothing to train, so the complete attempt would keep no checkpoint of its own.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ def resume_override(config: Mapping[str, Any], folder: str, cell: str, number: i
     if root is None:
         return {}
     candidates = []
-    for path in (root / folder / cell).glob("trial*/checkpoints/*.ckpt"):
+    for path in (root / folder / cell).glob("trial*/checkpoints/last.ckpt"):
         match = _TRIAL_FOLDER.match(path.parent.parent.name)
         if match and int(match[1]) < number:
-            candidates.append((int(match[1]), path.name == "last.ckpt", path.stat().st_mtime, path))
-    for *_, path in sorted(candidates, reverse=True):  # newest attempt first, its last.ckpt before its best
+            candidates.append((int(match[1]), path))
+    for _, path in sorted(candidates, reverse=True):  # newest attempt first
         if is_readable_checkpoint(path):
             return {"ckpt_path": str(path)}
         _logger.warning("%s: not a whole checkpoint (cut short by a kill?); passed over for an older one", path)
