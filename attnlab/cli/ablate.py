@@ -7,7 +7,6 @@ same command on several machines against one ``--storage postgresql://…`` and 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from attnlab.ablations import parse_set_options
@@ -93,7 +92,7 @@ def main(argv: list[str]) -> int:
     from attnlab.sweeps.slurm_options import slurm_options
 
     args = build_parser().parse_args(argv)
-    code = run_ablation(
+    return run_ablation(
         args.study,
         args.profile,
         parse_set_options(args.overrides),
@@ -103,19 +102,3 @@ def main(argv: list[str]) -> int:
         until_decided=until_decided(args),
         slurm=slurm_options(args),
     )
-    if args.cell is None and (not args.slurm or args.wait) and code in (0, 1):
-        refresh_note(args)
-    return code
-
-
-def refresh_note(args: argparse.Namespace) -> None:
-    """The study's optuna-dashboard note, refreshed once its cells finished; a failure costs no result."""
-    from attnlab.cli.report import study_name
-    from attnlab.reports.dashboard_publish import refresh_study_note
-
-    try:
-        refresh_study_note(study_name(args.study), args.profile, args.storage)
-    except Exception as error:  # the cells are stored; a note that cannot be written is said, not raised
-        print(
-            f"attnlab ablate: the dashboard note was not refreshed ({type(error).__name__}: {error})", file=sys.stderr
-        )

@@ -38,21 +38,9 @@ def artifact_store(url: str | None) -> FileSystemArtifactStore:
     return FileSystemArtifactStore(str(folder))
 
 
-def study_note(report: Report, refreshed_by: str = "`attnlab report`") -> str:
+def study_note(report: Report) -> str:
     """The note: the status, the Markdown results table with its verdicts, and how to read it."""
-    return f"{terminal_text(report)}\n_Refreshed by {refreshed_by}; the full report is in the study's artifacts._\n"
-
-
-def refresh_study_note(study: str, profile: str, url: str | None) -> None:
-    """The study note from the cells stored now: what ``attnlab ablate`` leaves when its cells finish."""
-    import optuna_dashboard
-
-    from attnlab.reports.report import build_report
-    from attnlab.reports.sources.optuna_trials import load_from_optuna
-
-    report = build_report(load_from_optuna(study, profile, url))
-    optuna_study = optuna.load_study(study_name=optuna_study_name(study, profile), storage=open_storage(url))
-    optuna_dashboard.save_note(optuna_study, study_note(report, "`attnlab ablate` when its cells finished"))
+    return f"{terminal_text(report)}\n_Refreshed by `attnlab report`; the full report is in the study's artifacts._\n"
 
 
 def publish(report: Report, study: optuna.Study, url: str | None, files: list[Path]) -> list[Path]:

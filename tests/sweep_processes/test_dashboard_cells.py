@@ -21,7 +21,3 @@ def test_finished_cells_carry_params_curves_and_the_metric_name(tiny: Tiny) -> N
     assert all(0 <= value <= 100 for trial in complete for value in trial.intermediate_values.values())
     loaded = optuna.load_study(study_name=STUDY, storage=open_storage(str(tiny.journal)))
     assert loaded.metric_names == ["test/top1_err"]
-    attrs = loaded._storage.get_study_system_attrs(loaded._study_id)
-    chunks = sorted((key for key in attrs if key.startswith("dashboard:note_str:")), key=lambda k: int(k.split(":")[-1]))
-    note = "".join(attrs[key] for key in chunks)
-    assert "Verdict" in note and "`attnlab ablate` when its cells finished" in note  # refreshed by ablate
