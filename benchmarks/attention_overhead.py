@@ -360,15 +360,11 @@ def main() -> None:
             quiet = [t for t in own if t is not None]
             ratios = [a / b for a, b in zip(own, base or [], strict=False) if a is not None and b is not None]
             ms = statistics.median(quiet) * 1e3 if quiet else float("nan")
-            table.setdefault(variant.name, {})[part] = {
-                "ms": ms,
-                "ratio": _quantiles(ratios)[1] if ratios else None,
-                "compile_s": variant.compile_s,
-            }
+            q1, median, q3 = _quantiles(ratios) if ratios else (None, None, None)
+            table.setdefault(variant.name, {})[part] = {"ms": ms, "ratio": median, "compile_s": variant.compile_s}
             if not ratios:
                 cells.append(f"{ms:8.2f}ms {'n/a':>18}")
                 continue
-            q1, median, q3 = _quantiles(ratios)
             cells.append(f"{ms:8.2f}ms ×{median:5.3f} [{q1:5.3f}-{q3:5.3f}]")
         compiled = f"  (first calls, compiling: {variant.compile_s:.1f}s)" if args.compile else ""
         print(f"{variant.name:<16}" + "".join(cells) + compiled)

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from attnlab.stats.comparisons import seeds_needed
-from attnlab.stats.designs import fractional_factorial
+from attnlab.stats.designs import effect_contrasts, fractional_factorial
 
 SIMULATED = 20_000
 
@@ -44,7 +44,8 @@ def main() -> None:
     ofat_estimate = (rows[:, :, 1] - rows[:, :, 0]).mean(axis=1)  # row 1 against the baseline row 0
     level = rng.normal(0, 2, size=(SIMULATED, replicates, 1))
     runs = level + rng.normal(0, run_std, size=(SIMULATED, replicates, factorial_cells))
-    factorial_estimate = (runs @ design.column("a") / (design.runs / 2)).mean(axis=1)
+    factorial_estimate = effect_contrasts(design, ["a"], runs.reshape(-1, factorial_cells)).reshape(SIMULATED, -1)
+    factorial_estimate = factorial_estimate.mean(axis=1)
 
     contrast_std = run_std * math.sqrt(4 / design.runs)  # mean of runs/2 against runs/2, per replicate
     ofat_needed = seeds_needed(args.effect, args.paired_std)

@@ -63,6 +63,11 @@ def _attnlab(*args: str, env: dict[str, str] | None = None, timeout: float = 300
     )
 
 
+def _last_line(output: str) -> str:
+    """What a failed command said last: its one-line error, or the traceback's final line."""
+    return (output.strip().splitlines() or ["no output"])[-1]
+
+
 def step_rows(cuda: bool, cpu_smoke: bool, samples: int) -> list[Row]:
     """The training-step timings, one row per precision / layout / compile setting."""
     if not cuda and not cpu_smoke:
@@ -82,8 +87,7 @@ def step_rows(cuda: bool, cpu_smoke: bool, samples: int) -> list[Row]:
             command += ["--variants", ",".join(VARIANTS), "--samples", str(samples), "--json", out.name]
             done = subprocess.run(command, capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                rows.append(Row("step", name, f"failed: {last}"))
+                rows.append(Row("step", name, f"failed: {_last_line(done.stderr)}"))
                 continue
             table = json.loads(Path(out.name).read_text())["variants"]
         train = {variant: table[variant]["step/train"] for variant in VARIANTS}
@@ -134,7 +138,7 @@ def study_row(cuda: bool, cpu_smoke: bool, folder: Path) -> Row:
     wall = time.perf_counter() - started
     status = _attnlab("status", str(study), "--storage", storage, "--format", "json")
     if status.returncode != 0:
-        return Row("study", "2 cells, 2 launchers", f"failed: {(errors[0].strip().splitlines() or ['?'])[-1]}")
+        return Row("study", "2 cells, 2 launchers", f"failed: {_last_line(errors[0])}")
     counts = json.loads(status.stdout)["counts"]
     setting = "2 cells, 2 launchers on GPU 0" if cuda else "2 cells, 2 CPU launchers"
     complete = counts.get("complete", 0)
@@ -153,7 +157,7 @@ def ddp_row(gpus: int, folder: Path) -> Row:
     )  # fmt: skip
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        return Row("ddp", "2 cells, DDP on 2 GPUs", f"failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        return Row("ddp", "2 cells, DDP on 2 GPUs", f"failed: {_last_line(done.stderr)}")
     return Row("ddp", "2 cells, DDP on 2 GPUs", f"complete in {wall:.0f} s")
 
 

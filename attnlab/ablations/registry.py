@@ -11,7 +11,7 @@ from typing import Any
 
 from attnlab.ablations.definition import StudyDefinition
 from attnlab.ablations.study_file import read_study_file
-from attnlab.ablations.yaml_input import read_yaml
+from attnlab.ablations.yaml_input import read_yaml_mapping
 from attnlab.errors import ConfigError
 
 _PACKAGE_DIR = Path(__file__).parent
@@ -59,13 +59,8 @@ def profile_path(name: str | Path) -> Path:
 
 def read_profile(path: Path) -> dict[str, Any]:
     """The profile's YAML document (a mapping of config sections), read with bounds."""
-    try:
-        document = read_yaml(path)
-    except ConfigError as error:
-        raise ConfigError(f"profile: {path}: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"profile: {path}: is not a train config; expected a mapping of trainer/model/data sections")
-    return document
+    expected = "is not a train config; expected a mapping of trainer/model/data sections"
+    return read_yaml_mapping(path, f"profile: {path}", expected)
 
 
 def profile_description(path: Path) -> str:

@@ -117,6 +117,17 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"YAML syntax error: {str(error).splitlines()[0]}") from None
 
 
+def read_yaml_mapping(path: Path, where: str, expected: str) -> dict[Any, Any]:
+    """``read_yaml`` for a file that must hold a mapping: every error one line starting with ``where``."""
+    try:
+        document = read_yaml(path)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{where}: {expected}")
+    return document
+
+
 def check_known_keys(where: str, keys: Iterable[Any], valid: tuple[str, ...]) -> None:
     """A one-line error for the first key not in ``valid``, suggesting the closest valid one."""
     for key in keys:

@@ -64,6 +64,10 @@ class TwoLevelDesign:
         indices = [string.ascii_lowercase.index(letter) for letter in word]
         return np.prod(self.matrix[:, indices], axis=1)
 
+    def columns(self, words: list[str]) -> np.ndarray:
+        """Runs x words: the contrast columns side by side (the regressors of a linear model, too)."""
+        return np.stack([self.column(word) for word in words], axis=1)
+
 
 def full_factorial(factors: list[str]) -> TwoLevelDesign:
     """Every combination of two levels: 2^k runs, nothing aliased."""
@@ -146,5 +150,4 @@ def effect_contrasts(design: TwoLevelDesign, words: list[str], responses: np.nda
     responses = np.atleast_2d(np.asarray(responses, dtype=float))
     if responses.shape[1] != design.runs:
         raise ValueError(f"responses have {responses.shape[1]} runs per replicate; the design has {design.runs}")
-    columns = np.stack([design.column(word) for word in words], axis=1)  # runs x effects, ±1, balanced
-    return responses @ columns / (design.runs / 2)
+    return responses @ design.columns(words) / (design.runs / 2)  # ±1 columns, balanced: half the runs each side

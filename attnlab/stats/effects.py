@@ -23,7 +23,7 @@ from attnlab.stats.comparisons import (
     paired_t_tests,
     seeds_needed,
 )
-from attnlab.stats.designs import TwoLevelDesign
+from attnlab.stats.designs import TwoLevelDesign, effect_contrasts
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,7 @@ def factorial_effects(
 ) -> list[Effect]:
     """Every estimable effect from ``responses`` (one row per seed, one column per run of the design)."""
     words = estimable_words(design)
-    contrasts = np.atleast_2d(np.asarray(responses, dtype=float)) @ _columns(design, words) / (design.runs / 2)
-    per_effect = contrasts.T  # effects x seeds
+    per_effect = effect_contrasts(design, words, responses).T  # effects x seeds
     seeds = per_effect.shape[1]
     mean, low, high, p_value = paired_t_tests(per_effect, 1 - alpha)
     std = per_effect.std(axis=1, ddof=1) if seeds > 1 else np.full(len(words), math.nan)
@@ -102,10 +101,6 @@ def factorial_effects(
     return effects
 
 
-def _columns(design: TwoLevelDesign, words: list[str]) -> np.ndarray:
-    return np.stack([design.column(word) for word in words], axis=1)
-
-
 def _verdict(
     word: str, estimate: float, p_holm: float, equivalent: bool, margin: float | None, lower_is_better: bool
 ) -> str:
@@ -132,7 +127,7 @@ def ols_cross_check(design: TwoLevelDesign, responses: np.ndarray) -> dict[str, 
     responses = np.atleast_2d(np.asarray(responses, dtype=float))
     seeds, runs = responses.shape
     words = estimable_words(design)
-    effects = np.tile(_columns(design, words), (seeds, 1))
+    effects = np.tile(design.columns(words), (seeds, 1))
     blocks = np.kron(np.eye(seeds), np.ones((runs, 1)))  # one intercept per seed
     fit = sm.OLS(responses.reshape(-1), np.hstack([blocks, effects])).fit()
     return {

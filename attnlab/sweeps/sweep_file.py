@@ -20,7 +20,7 @@ from attnlab.ablations import DEFAULT_PROFILE, METRIC_DIRECTIONS
 from attnlab.ablations.overrides import SEED_KEY, check_key, flatten_overrides
 
 # The study files' strict reading: a repeated key is an error, an unknown key names the closest valid one.
-from attnlab.ablations.yaml_input import check_known_keys, read_yaml
+from attnlab.ablations.yaml_input import check_known_keys, read_yaml_mapping
 from attnlab.errors import ConfigError
 from attnlab.safe_paths import check_path_name
 
@@ -258,10 +258,5 @@ def load_sweep(path: str | Path) -> SweepDefinition:
     path = Path(path)
     if path.suffix not in (".yaml", ".yml"):
         raise ConfigError(f"sweep file {str(path)!r}: expected a .yaml file")
-    try:
-        raw = read_yaml(path)
-    except ConfigError as error:
-        raise ConfigError(f"sweep file {str(path)!r}: {error}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"sweep file {str(path)!r}: expected a mapping of keys (name, space, n_trials, ...)")
-    return SweepDefinition.from_dict(raw)
+    expected = "expected a mapping of keys (name, space, n_trials, ...)"
+    return SweepDefinition.from_dict(read_yaml_mapping(path, f"sweep file {str(path)!r}", expected))
