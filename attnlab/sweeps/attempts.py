@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -68,6 +68,11 @@ def standing(trial: FrozenTrial) -> Standing:
     if end is None:
         return Standing.LOST
     return Standing.FINAL if end == End.FINAL else Standing.VOID
+
+
+def exhausts_retries(attempts: Sequence[FrozenTrial], max_retries: int) -> bool:
+    """Whether a cell's attempts (in trial order) have used up its retries: lost more than ``max_retries`` times."""
+    return sum(standing(attempt) is Standing.LOST for attempt in attempts) > max_retries
 
 
 def worker_identity() -> str:

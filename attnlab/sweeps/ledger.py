@@ -32,6 +32,7 @@ from attnlab.sweeps.attempts import (
     End,
     Standing,
     end_attempt,
+    exhausts_retries,
     heartbeat_interval,
     runner_attrs,
     signals_deferred,
@@ -73,7 +74,7 @@ class Ledger:
 
     def is_exhausted(self, cell: str) -> bool:
         """Lost more often than retries allow."""
-        return len(self._of(cell, Standing.LOST)) > self._max_retries
+        return exhausts_retries(self._attempts[cell], self._max_retries)
 
     def is_failed(self, cell: str) -> bool:
         """Failed for good: a reported failure, or exhausted retries."""
