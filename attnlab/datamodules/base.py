@@ -127,6 +127,11 @@ class TensorDataModule(AttnlabDataModule):
         """Read or generate the three splits (called once, from ``setup``); every subclass provides it."""
         raise NotImplementedError(f"{type(self).__name__} must implement load_splits()")
 
+    def fresh_train_split(self) -> Callable[[int], Split] | None:
+        """Epoch -> that epoch's own training samples, for a datamodule that generates them; None: the stored split
+        every epoch (the default)."""
+        return None
+
     def normalisation(self, train: Split) -> Statistics:
         """Per-channel (mean, std) for normalising; by default measured on the training split only."""
         return channel_statistics(train.images)
@@ -175,6 +180,7 @@ class TensorDataModule(AttnlabDataModule):
             rank=rank,
             world_size=world_size,
             epoch_source=self.current_epoch,
+            epoch_split=self.fresh_train_split() if training else None,
         )
 
     def shown_samples(self, name: str, count: int, seed: int) -> ShownSamples:

@@ -10,6 +10,7 @@ from disjoint source pools of the 1797 digits, and everything follows one seed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from attnlab.datamodules.checks import require_at_least, require_fraction
 from attnlab.datamodules.digits import DIGIT_CLASSES, DIGIT_SIDE, digit_images, source_pools, upsample
 from attnlab.datamodules.splits import Split, Splits
 from attnlab.errors import ConfigError
+
+FRESH_STREAM = 3  # after the stored splits' streams 0-2: fresh training canvases never repeat a stored one
 
 
 @dataclass(frozen=True)
@@ -83,19 +86,30 @@ def cluttered_splits(
 
     ``ids`` of a sample is the index (among the 1797) of the digit it shows, ``boxes`` where it is.
     """
+    return Splits(
+        *(
+            cluttered_split(clutter, name, size, val_fraction, test_fraction, (seed, index))
+            for index, (name, size) in enumerate(zip(("train", "val", "test"), sizes, strict=True))
+        )
+    )
+
+
+def cluttered_split(
+    clutter: Clutter, name: str, count: int, val_fraction: float, test_fraction: float, stream: tuple[int, ...]
+) -> Split:
+    """``count`` canvases of split ``name``'s source digits, drawn from the random stream ``stream`` (its first
+    entry the datamodule's seed, which also fixes the source split)."""
     images, labels = digit_images()
-    pools = source_pools(labels, val_fraction, test_fraction, seed)
-    enlarged = upsample(images, clutter.digit_scale)
-
-    def split(index: int, name: str) -> Split:
-        pool = pools[name]
-        rng = np.random.default_rng([seed, index])
-        canvases, shown, boxes = render_canvases(enlarged[pool], sizes[index], clutter, rng)
-        ids = pool[shown]
-        images = torch.from_numpy(canvases)[:, None]
-        return Split(images, torch.from_numpy(labels[ids]), torch.from_numpy(ids), torch.from_numpy(boxes))
-
-    return Splits(split(0, "train"), split(1, "val"), split(2, "test"))
+    pool = source_pools(labels, val_fraction, test_fraction, stream[0])[name]
+    rng = np.random.default_rng(list(stream))
+    canvases, shown, boxes = render_canvases(upsample(images[pool], clutter.digit_scale), count, clutter, rng)
+    ids = pool[shown]
+    return Split(
+        torch.from_numpy(canvases)[:, None],
+        torch.from_numpy(labels[ids]),
+        torch.from_numpy(ids),
+        torch.from_numpy(boxes),
+    )
 
 
 class ClutteredDigitsDataModule(TensorDataModule):
@@ -116,6 +130,9 @@ class ClutteredDigitsDataModule(TensorDataModule):
         noise: standard deviation of the Gaussian noise added to every pixel (then clipped to [0, 1]).
         val_fraction: share of each class of the non-test source digits used for validation canvases.
         test_fraction: share of each class of the 1797 source digits held out for test canvases.
+        fresh_canvases: draw new training canvases every epoch (from the same training source digits, the stream
+            set by ``seed``, the run's seed and the epoch) instead of showing the same ``num_train`` each epoch;
+            every row of a study sees the same canvases at a seed. Needs ``in_memory``.
         augment: shift training canvases by up to ``digit_scale`` pixels (zero fill); never flipped. Off by
             default: positions are random already, and a shift can cut off a digit at the border.
         in_memory: keep the splits on the training device and batch there (no workers).
@@ -136,6 +153,7 @@ class ClutteredDigitsDataModule(TensorDataModule):
         noise: float = 0.1,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
+        fresh_canvases: bool = False,
         augment: bool = False,
         in_memory: bool = True,
         num_workers: int = 0,
@@ -151,6 +169,8 @@ class ClutteredDigitsDataModule(TensorDataModule):
         if fragment_size > digit_side:
             raise ConfigError(f"data.fragment_size: {fragment_size} is larger than a digit; valid: 1..{digit_side}")
         require_at_least("noise", noise, 0.0)
+        if fresh_canvases and not in_memory:
+            raise ConfigError("data.fresh_canvases: true needs data.in_memory: true (batches drawn on the device)")
         require_fraction("val_fraction", val_fraction)
         require_fraction("test_fraction", test_fraction)
         super().__init__(
@@ -170,6 +190,15 @@ class ClutteredDigitsDataModule(TensorDataModule):
         self.sizes = (num_train, num_val, num_test)
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
+        self.fresh_canvases = fresh_canvases
+
+    def fresh_train_split(self) -> Callable[[int], Split] | None:
+        if not self.fresh_canvases:
+            return None
+        count, stream = self.sizes[0], (self.seed, FRESH_STREAM, self.run_seed())
+        return lambda epoch: cluttered_split(
+            self.clutter, "train", count, self.val_fraction, self.test_fraction, (*stream, epoch)
+        )
 
     def load_splits(self) -> Splits:
         return cluttered_splits(self.clutter, self.sizes, self.val_fraction, self.test_fraction, self.seed)

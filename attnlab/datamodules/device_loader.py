@@ -30,6 +30,8 @@ class DeviceBatchLoader:
     ``epoch_source`` is read at the start of every iteration (the datamodule passes the trainer's
     current epoch), so the shuffle and the augmentation change every epoch and are reproducible.
     Augmentation draws depend on the rank too; the permutation does not, so ranks agree on the shards.
+    ``epoch_split``, when given, replaces the split each epoch by one of the same size (a generator's fresh
+    samples: the model never sees a sample twice, so which samples it saw stops being part of the noise).
     """
 
     split: Split
@@ -40,6 +42,7 @@ class DeviceBatchLoader:
     rank: int
     world_size: int
     epoch_source: Callable[[], int]
+    epoch_split: Callable[[int], Split] | None = None
 
     def __post_init__(self) -> None:
         require_shardable(len(self.split), self.world_size, self.batch_size)
@@ -49,13 +52,15 @@ class DeviceBatchLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         epoch = self.epoch_source()
-        count = len(self.split)
+        split = self.split if self.epoch_split is None else self.epoch_split(epoch)
+        count = len(split)
         if self.shuffle:
             order = torch.randperm(count, generator=torch.Generator().manual_seed(derived_seed(self.seed, epoch)))
         else:
             order = torch.arange(count)
         device = self.split.labels.device
+        split = split.to(device)
         augment = torch.Generator(device=device).manual_seed(derived_seed(self.seed, epoch, self.rank))
         for indices in shard_batches(order, self.rank, self.world_size, self.batch_size):
             on_device = indices.to(device)
-            yield self.transform(self.split.images[on_device], augment), self.split.labels[on_device]
+            yield self.transform(split.images[on_device], augment), split.labels[on_device]
