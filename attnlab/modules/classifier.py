@@ -25,6 +25,7 @@ from attnlab.modules.design import AttentionDesign
 from attnlab.modules.model import build_model
 from attnlab.modules.optim import OptimizerConfig, SchedulerConfig
 from attnlab.modules.validation import one_of
+from attnlab.modules.weight_ema import AveragedWeights
 
 STAGES = ("val", "test")
 COMPILE_TARGETS = ("none", "attention", "model")
@@ -80,6 +81,9 @@ class AttentionClassifier(L.LightningModule):
     (``seed_everything``, read as ``torch.initial_seed()``) and each attention module from its own, so every row of
     a study starts a seed from the same backbone weights and paired differences measure the design rather than the
     draw; ``independent`` draws everything from torch's global RNG in construction order, as before.
+
+    ``ema_decay`` (e.g. 0.98): validate, checkpoint and test an exponential moving average of the weights, updated
+    every step (:class:`~attnlab.modules.weight_ema.AveragedWeights`); None evaluates the weights as they are.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class AttentionClassifier(L.LightningModule):
         optimizer: OptimizerConfig = OptimizerConfig(),
         scheduler: SchedulerConfig = SchedulerConfig(),
         label_smoothing: float = 0.0,
+        ema_decay: float | None = None,
         monitor: str = "val/top1_err",
         channels_last: bool = False,
         compile: str = "none",
@@ -105,12 +110,15 @@ class AttentionClassifier(L.LightningModule):
             raise ConfigError(f"model.monitor: {monitor!r} is not logged; use one of {', '.join(valid_monitors)}")
         one_of("model.compile", compile, COMPILE_TARGETS)
         one_of("model.randomness", randomness, RANDOMNESS)
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ConfigError(f"model.ema_decay: {ema_decay} is not in (0, 1); e.g. 0.98 averages over ~50 steps")
         self.backbone = backbone
         # No default instance: its resolved fields would pin every preset to CBAM's values.
         self.attention = attention or AttentionDesign()
         self.optimizer_config = optimizer
         self.scheduler_config = scheduler
         self.label_smoothing = label_smoothing
+        self.ema_decay = ema_decay
         self.monitor = monitor
         self.channels_last = channels_last
         self.randomness = randomness
@@ -188,7 +196,8 @@ class AttentionClassifier(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def configure_callbacks(self) -> list[Callback]:
-        """Best and last checkpoints on the monitored metric, and the design's cost next to its accuracy."""
+        """Best and last checkpoints on the monitored metric, the design's cost next to its accuracy, and the weights'
+        moving average when ``ema_decay`` is set (validated, checkpointed and tested in place of the weights)."""
         checkpoint = ModelCheckpoint(
             monitor=self.monitor,
             mode=monitor_mode(self.monitor),
@@ -197,4 +206,5 @@ class AttentionClassifier(L.LightningModule):
             filename="best-epoch{epoch:03d}",
             auto_insert_metric_name=False,
         )
-        return [checkpoint, DesignCostMonitor()]
+        averaged = [] if self.ema_decay is None else [AveragedWeights(decay=self.ema_decay)]
+        return [checkpoint, DesignCostMonitor(), *averaged]
