@@ -1,13 +1,15 @@
 """A real PostgreSQL server for the tests, started from this machine's binaries in a temporary folder.
 
 ``postgres_server`` (one per session) runs ``initdb`` and ``pg_ctl`` on a free localhost port;
-``postgres_url`` gives each test a fresh database on it. PostgreSQL refuses to run as root, so as
-root the server runs as the ``postgres`` user. Tests are skipped, saying why, only where no
-PostgreSQL binaries exist (CI installs Debian's ``postgresql`` package).
+``postgres_url`` gives each test a fresh database on it. ``stoppable_postgres`` is a server of the
+test's own, which the test stops and starts again (an outage) without disturbing the others.
+PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` user. Tests are
+skipped, saying why, only where no PostgreSQL binaries exist (CI installs Debian's ``postgresql`` package).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -77,34 +79,78 @@ def _run(command: list[str]) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr or done.stdout}")
 
 
+@dataclass(frozen=True)
+class PostgresCluster:
+    """A data folder ``initdb`` made, served on ``port`` while started (``-m fast`` stops end every session)."""
+
+    server: PostgresServer
+    pg_ctl: str
+    data: Path
+    prefix: list[str]
+
+    @classmethod
+    def create(cls, folder: Path, private_root: Path) -> PostgresCluster:
+        binaries = _binaries()
+        if binaries is None:
+            pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) found on PATH or in /usr/lib/postgresql/*/bin")
+        initdb, pg_ctl = binaries
+        prefix = _as_server_user(folder, private_root)
+        data = folder / "data"
+        _run([*prefix, initdb, "-D", str(data), "-U", "attnlab", "-A", "trust", "--no-sync"])
+        return cls(PostgresServer("127.0.0.1", _free_port(), "attnlab"), pg_ctl, data, prefix)
+
+    def start(self) -> None:
+        options = f"-p {self.server.port} -k {self.data.parent} -c listen_addresses=127.0.0.1 -c fsync=off "
+        options += "-c max_connections=200"
+        log = str(self.data.parent / "server.log")
+        _run([*self.prefix, self.pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "start"])
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run([*self.prefix, self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"], timeout=60)
+
+
+@contextlib.contextmanager
+def _started(folder: Path, private_root: Path) -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster.create(folder, private_root)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        subprocess.run(
+            [*cluster.prefix, cluster.pg_ctl, "-D", str(cluster.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    binaries = _binaries()
-    if binaries is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) found on PATH or in /usr/lib/postgresql/*/bin")
-    initdb, pg_ctl = binaries
-    folder = tmp_path_factory.mktemp("postgres")
-    prefix = _as_server_user(folder, tmp_path_factory.getbasetemp().parent)
-    data, port = folder / "data", _free_port()
-    _run([*prefix, initdb, "-D", str(data), "-U", "attnlab", "-A", "trust", "--no-sync"])
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    _run([*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "server.log"), "-w", "start"])
-    try:
-        yield PostgresServer("127.0.0.1", port, "attnlab")
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, timeout=60)
+    root = tmp_path_factory.getbasetemp().parent
+    with _started(tmp_path_factory.mktemp("postgres"), root) as cluster:
+        yield cluster.server
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> str:
-    """A new, empty database on the session's server, as an Optuna storage URL."""
+def stoppable_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """A server of this test's own, started, with an ``attnlab`` database; the test may stop and restart it."""
+    with _started(tmp_path_factory.mktemp("stoppable-postgres"), tmp_path_factory.getbasetemp().parent) as cluster:
+        _create_database(cluster.server, "attnlab")
+        yield cluster
+
+
+def _create_database(server: PostgresServer, database: str) -> None:
     import psycopg2
 
-    database = f"test_{uuid.uuid4().hex[:12]}"
-    server = postgres_server
     connection = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {database}")
     connection.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty database on the session's server, as an Optuna storage URL."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    _create_database(postgres_server, database)
     return postgres_server.url(database)

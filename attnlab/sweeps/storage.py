@@ -5,7 +5,8 @@
   machine (or on a shared filesystem) can share it, no server is needed, and optuna-dashboard opens it.
   A record torn by a crash or a full disk is set aside, never lost (:mod:`attnlab.sweeps.journal_file`).
 - ``sqlite:///FILE``, ``postgresql://…``, ``mysql://…`` (with or without ``+driver``): Optuna's
-  ``RDBStorage``; a database server lets workers on many machines share one study.
+  ``RDBStorage`` (:class:`WaitingRDBStorage`, which waits out an outage of the database: see
+  :mod:`attnlab.sweeps.storage_outages`); a database server lets workers on many machines share one study.
 
 Heartbeats (a worker proving it is alive while it trains) are built into ``RDBStorage`` but not into
 Optuna 5's ``JournalStorage``. :class:`HeartbeatJournalStorage` adds them through Optuna's own
@@ -18,6 +19,7 @@ a database compares beats against its own clock.)
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import time
@@ -25,6 +27,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -35,6 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.errors import ConfigError
 from attnlab.sweeps.journal_file import JournalFile, damaged_record_message, first_damaged_line
+from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -160,8 +164,82 @@ def _with_installed_driver(url: str) -> str:
     return f"postgresql+{driver}://{rest}"
 
 
-def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
-    engine_kwargs = {} if scheme == "sqlite" else {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+class WaitingRDBStorage(RDBStorage):
+    """Optuna's ``RDBStorage`` whose every database operation waits out a lost connection (up to a bound).
+
+    Still an ``RDBStorage``, so Optuna wraps it in its ``_CachedStorage`` as before. The pool pings a
+    connection before lending it, so after a server restart a stale pooled connection is replaced
+    instead of failing the first call.
+
+    A retried write may already have committed when the connection dropped. A retried state change then
+    finds the trial finished (UpdateFinishedTrialError, as if it had been declared lost): the first one
+    stands. A retried ``create_new_trial`` may leave an orphan: a RUNNING claim of the cell that nobody
+    holds. Exactly-once survives it. A cell belongs to its lowest-numbered live attempt
+    (:mod:`attnlab.sweeps.ledger`), and the orphan, committed first, is numbered below the retried
+    claim, so the retried claim loses and is marked superseded: nobody trains the cell while the
+    orphan holds it, and the orphan is never beaten. It never beats either, so it is declared lost
+    after the grace period; nobody saw a worker die, so that loss is a machine's, not charged to the
+    cell's retries (:func:`attnlab.sweeps.attempts.exhausts_retries`), and the cell is claimed again.
+    """
+
+    def __init__(self, url: str, *, outages: Outages, **kwargs: Any) -> None:
+        self._outages = outages
+        super().__init__(url, **kwargs)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """None right after an outage: the beats that could not land meanwhile get one grace period to arrive."""
+        if self._outages.ended_within(self.grace_period or 0):
+            return []
+        return self._outages.call(super()._get_stale_trial_ids, study_id)
+
+
+def _waiting(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def waited(self: WaitingRDBStorage, *args: Any, **kwargs: Any) -> Any:
+        return self._outages.call(operation, self, *args, **kwargs)
+
+    return waited
+
+
+# Every RDBStorage method that talks to the database, public or called by Optuna's _CachedStorage.
+_DATABASE_OPERATIONS = (
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "_create_new_trial",
+    "set_trial_param",
+    "_set_trial_param",
+    "get_trial_param",
+    "set_trial_state_values",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_all_trials",
+    "_get_trials",
+    "get_best_trial",
+    "_get_best_trial_id",
+    "record_heartbeat",
+)
+for _name in _DATABASE_OPERATIONS:
+    setattr(WaitingRDBStorage, _name, _waiting(getattr(RDBStorage, _name)))
+
+
+def _database(url: str, scheme: str, heartbeat: Heartbeat | None, storage_timeout_s: int) -> RDBStorage:
+    engine_kwargs: dict[str, Any] = (
+        {} if scheme == "sqlite" else {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
+    )
     if scheme == "sqlite":
         database = url.split(":///", 1)[1] if ":///" in url else ""
         if database and database != ":memory:":
@@ -179,8 +257,9 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
     try:
         with warnings.catch_warnings():  # heartbeats have been "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
+            return WaitingRDBStorage(
                 _with_installed_driver(url),
+                outages=Outages(shown_url(url), storage_timeout_s),
                 engine_kwargs=engine_kwargs,
                 heartbeat_stale_trial_callback=None if heartbeat is None else heartbeat.on_stale,
                 **beat,
@@ -191,10 +270,13 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None) -> RDBStorage:
         raise ConfigError(f"--storage {shown_url(url)}: cannot open ({reason}); valid: {VALID_FORMS}") from None
 
 
-def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) -> BaseStorage:
+def open_storage(
+    url: str | None = None, *, heartbeat: Heartbeat | None = None, storage_timeout_s: int = DEFAULT_STORAGE_TIMEOUT_S
+) -> BaseStorage:
     """The storage at ``url`` (default :data:`DEFAULT_STORAGE`), checked now: a bad URL fails before any compute.
 
-    With ``heartbeat``, running trials beat and trials of dead workers can be detected (both kinds).
+    With ``heartbeat``, running trials beat and trials of dead workers can be detected (both kinds). A
+    database's outage is waited out for up to ``storage_timeout_s`` seconds, then ends the command in one line.
     """
     url = DEFAULT_STORAGE if url is None else url
     if not url.strip():
@@ -204,4 +286,4 @@ def open_storage(url: str | None = None, *, heartbeat: Heartbeat | None = None) 
         return _journal(Path(url), heartbeat)
     if scheme not in RDB_SCHEMES:
         raise ConfigError(f"--storage {shown_url(url)}: unknown scheme {scheme!r}; valid: {VALID_FORMS}")
-    return _database(url, scheme, heartbeat)
+    return _database(url, scheme, heartbeat, storage_timeout_s)
