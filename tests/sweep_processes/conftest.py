@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from postgres_server import postgres_server, postgres_url, stoppable_postgres
+from postgres_server import postgres_server, postgres_url
 from sweep_helpers import TINY_PROFILE, Tiny
 
-__all__ = ["postgres_server", "postgres_url", "stoppable_postgres"]  # a real PostgreSQL for the tests here
+__all__ = ["postgres_server", "postgres_url"]  # a real PostgreSQL for the tests here
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import time
 import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
-from postgres_server import PostgresCluster
+from postgres_server import PostgresCluster, stoppable_postgres
 
 from attnlab.sweeps.storage import WaitingRDBStorage, open_storage
 from attnlab.sweeps.storage_outages import StorageUnreachable
 
+__all__ = ["stoppable_postgres"]  # the fixture: a server of the test's own, which it stops and restarts
 OUTAGE_LOGGER = "attnlab.sweeps.storage_outages"
 
 
