@@ -17,6 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from attnlab.reports.spec import StudySpec
+from attnlab.stats.comparisons import seed_interval
+from attnlab.stats.effects import Effect
 
 BASELINE_COLOUR = "#7f7f7f"
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")  # rows told apart by marker and colour, in a legend
@@ -158,4 +160,73 @@ def learning_curves(curves: dict[str, list[dict[int, float]]], spec: StudySpec, 
     axes.set_title(f"{spec.name}: learning curves", fontsize="medium")
     axes.grid(alpha=0.3)
     figure.legend(loc="outside right center", fontsize="small")
+    return figure
+
+
+def effects_plot(effects: list[Effect], spec: StudySpec, margin: float | None = None) -> Figure:
+    """A factorial study's effects with their 95% intervals, largest on top: what its verdicts rest on.
+
+    Each effect's red band is ± its MDD (how large a true effect these seeds would find), the green band ±δ
+    (``--margin``) where an effect counts as equivalent to none.
+    """
+    ordered = sorted(effects, key=lambda found: abs(found.estimate))
+    figure = Figure(figsize=(8, 0.55 * max(len(ordered), 1) + 1.8), layout="constrained")
+    axes = figure.add_subplot()
+    positions = np.arange(len(ordered))
+    estimate = np.array([found.estimate for found in ordered])
+    mdd = np.nan_to_num(np.array([found.mdd for found in ordered]))
+    if margin is not None:
+        axes.axvspan(-margin, margin, color="#2ca02c", alpha=0.12, label=f"equivalence band ±{margin:g}")
+    axes.barh(positions, 2 * mdd, left=-mdd, height=0.6, color="#d62728", alpha=0.15, label="± MDD (80% power)")
+    axes.axvline(0, color="#333333", linewidth=1)
+    whiskers = np.vstack([estimate - [found.low for found in ordered], [found.high for found in ordered] - estimate])
+    axes.errorbar(estimate, positions, xerr=np.nan_to_num(whiskers), fmt="o", color=ROW_COLOUR, capsize=4)
+    axes.errorbar([], [], xerr=[], fmt="o", color=ROW_COLOUR, label="effect, 95% CI over seeds")
+    axes.set_yticks(positions, [found.name for found in ordered])
+    axes.set_xlabel(f"effect on {spec.metric} (high level − low level)")
+    axes.set_title(f"{spec.name}: effects, sorted by size", fontsize="medium")
+    axes.grid(axis="x", alpha=0.3)
+    figure.legend(loc="outside lower center", fontsize="small", ncols=3)
+    return figure
+
+
+def interaction_plot(
+    responses: np.ndarray,
+    matrix: np.ndarray,
+    factors: tuple[str, str],
+    levels: tuple[list[str], list[str]],
+    spec: StudySpec,
+) -> Figure:
+    """A 2×2 design's interaction plot: the mean metric at each level of the first axis, one line per level of the
+    second, with 95% seed intervals; parallel lines mean no interaction.
+
+    ``responses`` is seeds x runs, ``matrix`` the design's ±1 runs x 2, ``levels`` each axis's (low, high) labels.
+    """
+    figure = Figure(figsize=(6, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    first, second = factors
+    for index, (sign, label) in enumerate(zip((-1.0, 1.0), levels[1], strict=True)):
+        means, low, high = [], [], []
+        for first_sign in (-1.0, 1.0):
+            run = int(np.flatnonzero((matrix[:, 0] == first_sign) & (matrix[:, 1] == sign))[0])
+            interval = seed_interval(responses[:, run].tolist())
+            means.append(interval.mean)
+            low.append(interval.mean - interval.low)
+            high.append(interval.high - interval.mean)
+        offset = (index - 0.5) * 0.04  # the two lines' whiskers side by side, not on top of each other
+        axes.errorbar(
+            np.array([0.0, 1.0]) + offset,
+            means,
+            yerr=np.nan_to_num(np.array([low, high])),
+            marker=_MARKERS[index],
+            color=f"C{index}",
+            capsize=4,
+            label=f"{second} = {label}",
+        )
+    axes.set_xticks([0, 1], levels[0])
+    axes.set_xlabel(first)
+    axes.set_ylabel(f"{spec.metric} (mean, 95% CI over seeds)")
+    axes.set_title(f"{spec.name}: {first} × {second} (n={responses.shape[0]} seeds)", fontsize="medium")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
     return figure

@@ -19,16 +19,27 @@ from matplotlib.figure import Figure
 from attnlab.errors import ConfigError
 from attnlab.reports.aggregate import aggregate, compare_metric, scheduled_cells
 from attnlab.reports.cells import COMPLETE, STATES, cell_frame, metric_columns, unfinished_text
+from attnlab.reports.effects import EffectsAnalysis, analyse_effects, effects_payload, method_note, ols_note, seeds_text
 from attnlab.reports.explain_files import GalleryFigure, WrittenExplanation
 from attnlab.reports.explain_metrics import LOCALISATION_DIRECTION
 from attnlab.reports.html import HtmlSection, render_html, split_table
-from attnlab.reports.plots import error_bar_chart, forest_plot, learning_curves, to_png, to_svg, trade_off_chart
+from attnlab.reports.plots import (
+    effects_plot,
+    error_bar_chart,
+    forest_plot,
+    interaction_plot,
+    learning_curves,
+    to_png,
+    to_svg,
+    trade_off_chart,
+)
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.reports.tables import Table, cells_table, paper_table, to_latex, to_markdown
+from attnlab.reports.tables import Table, cells_table, effects_table, paper_table, to_latex, to_markdown
 from attnlab.stats.comparisons import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
 from attnlab.sweeps.records import CellRecord, StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
+EFFECTS_FILES = ("effects.tex", "effects.csv")  # a factorial study's Effects table, beside table.tex and summary.csv
 FIGURES_FOLDER = "figures"  # each figure of the HTML also as its own PNG and SVG, for a paper
 
 
@@ -46,6 +57,7 @@ class Report:
     figures: list[GalleryFigure] = field(default_factory=list)  # galleries of ``attnlab explain``, if it ran
     step_timing: StepTiming | None = None  # the study's side-by-side step timing (the time-overhead column)
     curves: dict[str, list[dict[int, float]]] = field(default_factory=dict)  # row -> complete seeds' val curves
+    effects: EffectsAnalysis | None = None  # a factorial study's effects; None for one-at-a-time studies
 
     @property
     def title(self) -> str:
@@ -106,6 +118,10 @@ class Report:
                 "game': how often its maximum is inside; each the mean over images per seed, then aggregated over "
                 "seeds and compared with the baseline as above (higher is better)."
             )
+        if self.effects is not None:
+            notes.append(method_note(self.effects))
+            if self.effects.effects:
+                notes.append(ols_note(self.effects))
         if any(self.spec.paper.values()):
             notes.append(
                 "'(paper)' columns: the paper's published numbers for that row, for reference; they come from the "
@@ -170,6 +186,10 @@ class Report:
         )
         return results, cells_table(self.cells, self.spec, metrics)
 
+    def effects_table(self) -> Table | None:
+        """A factorial study's Effects table; None for a one-at-a-time study."""
+        return None if self.effects is None else effects_table(self.effects)
+
 
 def build_report(
     loaded: LoadedStudy,
@@ -199,6 +219,7 @@ def build_report(
         complete = scores.merge(cells.loc[cells["state"] == COMPLETE, ["row", "seed"]], on=["row", "seed"])
         cells = cells.merge(complete, on=["row", "seed"], how="left")
     summary = aggregate(cells, spec, correction, effect=effect, margin=margin, step_timing=timing)
+    effects = None if spec.factorial is None else analyse_effects(spec.factorial, cells, spec, effect, margin)
     for name in [] if scores is None else [column for column in scores if column not in ("row", "seed")]:
         summary = summary.merge(compare_metric(cells, spec, name, LOCALISATION_DIRECTION, correction), on="row")
     return Report(
@@ -212,6 +233,7 @@ def build_report(
         figures=explanation.figures if explanation is not None else [],
         step_timing=timing,
         curves=row_curves(loaded.records),
+        effects=effects,
     )
 
 
@@ -233,18 +255,28 @@ def step_timing_for(timings: Mapping[str, Any], cells: pd.DataFrame) -> StepTimi
     return StepTiming.from_dict(timings[device])
 
 
+def _effects_markdown(report: Report, heading: str) -> str:
+    """The Effects table under ``heading`` with the seeds it rests on; empty for a one-at-a-time study."""
+    table = report.effects_table()
+    if table is None or report.effects is None:
+        return ""
+    return f"{heading}\n\n{seeds_text(report.effects)}.\n\n{to_markdown(table)}\n\n"
+
+
 def terminal_text(report: Report) -> str:
-    """What ``attnlab report`` prints: the status line, the Markdown results table and the notes."""
+    """What ``attnlab report`` prints: the status line, the Markdown results table, the Effects table and the notes."""
     results, _ = report.tables()
     notes = "\n".join(f"- {note}" for note in report.notes())
-    return f"{report.title}\n{report.status}\n\n{to_markdown(results)}\n\n{notes}\n"
+    effects = _effects_markdown(report, "Effects")
+    return f"{report.title}\n{report.status}\n\n{to_markdown(results)}\n\n{effects}{notes}\n"
 
 
 def markdown_text(report: Report) -> str:
     results, cells = report.tables()
     notes = "\n".join(f"- {note}" for note in report.notes())
+    effects = _effects_markdown(report, "## Effects")
     return (
-        f"# {report.title}\n\n**{report.status}**\n\n{to_markdown(results)}\n\n{notes}\n\n"
+        f"# {report.title}\n\n**{report.status}**\n\n{to_markdown(results)}\n\n{effects}{notes}\n\n"
         f"## Cells\n\n{to_markdown(cells)}\n"
     )
 
@@ -252,6 +284,7 @@ def markdown_text(report: Report) -> str:
 def json_payload(report: Report) -> dict[str, Any]:
     """The aggregated rows with the study's settings, NaN as null, for scripts (``--format json``)."""
     counts = report.state_counts
+    effects = {} if report.effects is None else {"effects": effects_payload(report.effects)}
     return {
         "study": report.spec.name,
         "profile": report.spec.profile,
@@ -270,7 +303,7 @@ def json_payload(report: Report) -> dict[str, Any]:
         "cells": counts | {"expected": len(report.cells)},
         "step_timing": report.step_timing.to_dict() if report.step_timing else None,
         "rows": json.loads(report.summary.to_json(orient="records")),
-    }
+    } | effects
 
 
 @dataclass(frozen=True)
@@ -289,13 +322,14 @@ def report_figures(report: Report) -> list[ReportFigure]:
     spec, summary = report.spec, report.summary
     margin = f"; green band: the equivalence margin ±{report.margin:g}" if report.margin is not None else ""
     figures = [
+        *effects_figures(report),
         ReportFigure(
             "forest",
             "Paired differences to the baseline",
             f"Dots: mean paired difference (row − baseline) over the seeds both completed; whiskers: its {level} "
             f"paired-t interval; black line: no difference; red ticks: ± the MDD{margin}.",
             forest_plot(summary, spec, report.margin),
-        )
+        ),
     ]
     if report.curves:
         figures.append(
@@ -325,12 +359,48 @@ def report_figures(report: Report) -> list[ReportFigure]:
     return figures
 
 
+def effects_figures(report: Report) -> list[ReportFigure]:
+    """A factorial study's effects with their bands and, for a 2×2 design, its interaction plot (two seeds on)."""
+    analysis = report.effects
+    if analysis is None or not analysis.effects:
+        return []
+    level = f"{CONFIDENCE:.0%}"
+    margin = f"; green band: the equivalence margin ±{report.margin:g}" if report.margin is not None else ""
+    figures = [
+        ReportFigure(
+            "effects",
+            "Effects",
+            f"Dots: each effect (mean at the high level − at the low level, over the {len(analysis.seeds)} complete "
+            f"seeds), largest on top; whiskers: its {level} t interval over seeds; black line: no effect; red band: ± "
+            f"its MDD{margin}.",
+            effects_plot(list(analysis.effects.values()), report.spec, report.margin),
+        )
+    ]
+    design = analysis.design
+    if design.kind == "full" and len(design.factors) == 2:
+        first, second = design.factors
+        labels = tuple([str(value) for value in analysis.runs.levels[factor]] for factor in design.factors)
+        figures.append(
+            ReportFigure(
+                "interaction",
+                f"Interaction: {first} × {second}",
+                f"Mean {report.spec.metric} at each level of {first}, one line per level of {second}, over the "
+                f"complete seeds; whiskers: {level} Student t interval. Parallel lines: no interaction.",
+                interaction_plot(analysis.responses, design.matrix, (first, second), labels, report.spec),
+            )
+        )
+    return figures
+
+
 def html_text(report: Report, figures: list[ReportFigure] | None = None) -> str:
     results, cells = report.tables()
     verdicts, power = split_table(results, "Cells")
     sections = [HtmlSection("Results", table=verdicts)]
     if len(power.columns) > 1:
         sections.append(HtmlSection("What the seeds can tell", table=power))
+    effects = report.effects_table()
+    if effects is not None and report.effects is not None:
+        sections.append(HtmlSection("Effects", table=effects, caption=f"{seeds_text(report.effects)}."))
     sections += [
         HtmlSection(figure.heading, svg=to_svg(figure.figure), caption=figure.caption)
         for figure in (report_figures(report) if figures is None else figures)
@@ -370,8 +440,12 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         "summary.json": json.dumps(json_payload(report), indent=2) + "\n",
         "report.html": html_text(report, figures),
     }
+    effects = report.effects_table()
+    if effects is not None:
+        contents["effects.tex"] = to_latex(effects, comment=f"{report.title}: effects\n{report.status}")
+        contents["effects.csv"] = pd.DataFrame(list(effects.rows), columns=list(effects.columns)).to_csv(index=False)
     paths = []
-    for name in REPORT_FILES:
+    for name in [*REPORT_FILES, *EFFECTS_FILES] if effects is not None else REPORT_FILES:
         path = out_dir / name
         path.write_text(contents[name], encoding="utf-8")
         paths.append(path)

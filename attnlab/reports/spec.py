@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnlab.errors import ConfigError
 from attnlab.stats.sequential import SequentialPlan
 from attnlab.sweeps.records import CellRecord
+
+if TYPE_CHECKING:
+    from attnlab.reports.effects import FactorialRuns
 
 DEFAULT_METRIC = "test/top1_err"
 # Scores a cell logs; cost/* is logged too but reported through the cost columns, and loggers'
@@ -39,6 +42,8 @@ class StudySpec:
     paper: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # The seeds-until-decided plan the study ran under (``attnlab ablate --until-decided``), if any.
     sequential: SequentialPlan | None = None
+    # A factorial study's design over its rows (the Effects table); None for a one-at-a-time study.
+    factorial: FactorialRuns | None = None
 
     @classmethod
     def from_definition(

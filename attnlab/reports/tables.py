@@ -15,8 +15,11 @@ import pandas as pd
 
 from attnlab.reports.aggregate import format_p
 from attnlab.reports.cells import COMPLETE, STATES, unfinished_text
+from attnlab.reports.effects import NEEDS_SEEDS, EffectsAnalysis, aliases_text, levels_text, verdict_text
 from attnlab.reports.explain_metrics import LOCALISATION_METRICS
 from attnlab.reports.spec import StudySpec
+from attnlab.stats.comparisons import MAX_SEEDS_NEEDED
+from attnlab.stats.effects import Effect, effect_name
 
 NOT_AVAILABLE = "—"
 
@@ -45,7 +48,7 @@ def _number(fmt: str) -> Callable[[Any], str]:
 
 format_params = _or_dash(lambda value: f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e6:.3f}M")
 _p_text = _or_dash(format_p)
-_count = _or_dash(lambda value: str(int(value)))
+_count = _or_dash(lambda value: f">{MAX_SEEDS_NEEDED}" if math.isinf(value) else str(int(value)))
 _time_overhead = _or_dash(lambda ratio: f"{(ratio - 1) * 100:+.0f}%")
 
 
@@ -202,6 +205,39 @@ def cells_table(cells: pd.DataFrame, spec: StudySpec, metrics: list[str]) -> Tab
     return _build(cells, columns)
 
 
+def effects_table(analysis: EffectsAnalysis) -> Table:
+    """Effect | Levels | Estimate | 95% CI | p | p (Holm) | Verdict | MDD | Seeds for Δ | TOST p | Aliases (a fraction).
+
+    Below two complete replicates every number is a dash and the verdict says the seeds it needs.
+    """
+    margin, effect = analysis.margin, analysis.effect
+    numbers: list[tuple[str, bool, Callable[[Effect], str]]] = [
+        ("Estimate", True, lambda found: f"{found.estimate:+.2f}"),
+        ("95% CI", True, lambda found: _interval(found.low, found.high)),
+        ("p", True, lambda found: _p_text(found.p_value)),
+        ("p (Holm)", True, lambda found: _p_text(found.p_holm)),
+        ("Verdict", False, lambda found: verdict_text(found, margin)),
+        ("MDD", True, lambda found: _or_dash(lambda value: f"±{value:.2f}")(found.mdd)),
+    ]
+    if effect is not None:
+        numbers.append((f"Seeds for Δ={effect:g}", True, lambda found: _count(found.seeds_for_effect)))
+    if margin is not None:
+        numbers.append((f"TOST p (±{margin:g})", True, lambda found: _p_text(found.tost_p)))
+    fraction = analysis.design.kind == "fractional"
+    body = []
+    for word in analysis.words:
+        found = analysis.effects.get(word)
+        row = [effect_name(analysis.design, word), levels_text(analysis.runs, word)]
+        if found is None:
+            row += [NEEDS_SEEDS if label == "Verdict" else NOT_AVAILABLE for label, _, _ in numbers]
+        else:
+            row += [render(found) for _, _, render in numbers]
+        body.append(tuple(row + [aliases_text(analysis.design, word)] * fraction))
+    labels = ("Effect", "Levels", *(label for label, _, _ in numbers), *["Aliases"] * fraction)
+    numeric = (False, False, *(right for _, right, _ in numbers), *[False] * fraction)
+    return Table(columns=labels, rows=tuple(body), numeric=numeric)
+
+
 def _build(frame: pd.DataFrame, columns: list[Column]) -> Table:
     body = tuple(tuple(render(row) for _, _, render in columns) for _, row in frame.iterrows())
     return Table(
@@ -234,6 +270,8 @@ _LATEX_SPECIAL = {
     "^": r"\textasciicircum{}",
     "±": r"$\pm$",
     "Δ": r"$\Delta$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
     "—": "--",
     "−": "-",
 }
