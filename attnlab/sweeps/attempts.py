@@ -1,18 +1,30 @@
 """One attempt at a cell or search trial = one Optuna trial: how it is marked, judged, kept alive and declared lost.
 
 The marks live in trial *system* attributes, which reports never read; the cell's results live in
-the :class:`~attnlab.sweeps.records.CellRecord` user attributes. An attempt ends in one of four ways:
+the :class:`~attnlab.sweeps.records.CellRecord` user attributes. An attempt ends in one of five ways:
 
 - COMPLETE (or PRUNED in a search): it trained;
 - FAIL marked ``final``: it trained and failed for a reason worth reporting (diverged, bad config);
-- FAIL marked ``interrupted`` (Ctrl-C, SIGTERM) or ``superseded`` (it lost a claim race): void,
-  the cell is simply still to do;
-- FAIL without a mark: its worker stopped beating (killed, machine lost) and another worker
-  declared it *lost*; lost attempts are retried up to a limit.
+- FAIL marked ``interrupted`` (Ctrl-C, SIGTERM, the machine or the storage stopped it) or
+  ``superseded`` (it lost a claim race): void, the cell is simply still to do;
+- FAIL marked ``died``: its launcher saw its worker die under it (killed by a signal, or exited with
+  an error status) while the launcher itself lived: a *charged* loss;
+- FAIL without a mark: its worker stopped beating and another process declared it *lost* after the
+  grace period. Nobody saw it die: the launcher, the machine or the storage went with it. That is a
+  *machine* loss.
+
+Retries (:func:`exhausts_retries`). A loss is charged to the cell only when it was seen to be the
+cell's own: its worker died while the launcher that started it lived, which a machine fault cannot
+explain (a launcher killed with its workers, a node gone, a database down all leave unmarked
+losses). Charged losses are retried ``max_retries`` times. Machine losses are not charged, so
+killing a launcher or losing a node never fails a cell, but they are capped at
+:data:`MAX_MACHINE_LOSSES`, so a cell that takes its whole node down every time still ends. Studies
+stored before the ``died`` mark existed hold only unmarked losses: they count as machine losses.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import enum
 import logging
@@ -30,6 +42,7 @@ from optuna.storages._heartbeat import BaseHeartbeat  # Optuna's heartbeat inter
 from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.sweeps.records import ATTR_PREFIX
+from attnlab.sweeps.storage_outages import StorageUnreachable
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +52,7 @@ SLURM_JOB_ATTR = "attnlab.slurm_job"  # the SLURM job running the worker ("ARRAY
 END_ATTR = "attnlab.end"  # how a failed attempt ended (an End), written just before the FAIL state
 FAILURE_REASON_ATTR = f"{ATTR_PREFIX}failure_reason"
 INTERRUPTED_REASON = "interrupted (Ctrl-C or SIGTERM) before it finished; running the command again trains it"
+MAX_MACHINE_LOSSES = 10  # unmarked losses (nobody saw the worker die) a cell may have before it fails anyway
 
 
 class End(enum.StrEnum):
@@ -47,6 +61,7 @@ class End(enum.StrEnum):
     FINAL = "final"
     INTERRUPTED = "interrupted"
     SUPERSEDED = "superseded"
+    DIED = "died"  # its launcher saw its worker die: a loss charged to the cell
 
 
 class Standing(enum.Enum):
@@ -54,7 +69,7 @@ class Standing(enum.Enum):
 
     ACTIVE = "active"  # running (or queued to run)
     FINAL = "final"  # finished for good: complete, pruned or failed with a reason
-    LOST = "lost"  # its worker died: counts against the retry limit
+    LOST = "lost"  # its worker died (seen, or silent for the grace period): retried up to a limit
     VOID = "void"  # interrupted or superseded: as if it had never been
 
 
@@ -65,14 +80,17 @@ def standing(trial: FrozenTrial) -> Standing:
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return Standing.FINAL
     end = trial.system_attrs.get(END_ATTR)
-    if end is None:
+    if end is None or end == End.DIED:
         return Standing.LOST
     return Standing.FINAL if end == End.FINAL else Standing.VOID
 
 
 def exhausts_retries(attempts: Sequence[FrozenTrial], max_retries: int) -> bool:
-    """Whether a cell's attempts (in trial order) have used up its retries: lost more than ``max_retries`` times."""
-    return sum(standing(attempt) is Standing.LOST for attempt in attempts) > max_retries
+    """Whether a cell's attempts have used up its retries: its worker was seen to die more than ``max_retries``
+    times, or it was lost unseen (a machine's loss) more than :data:`MAX_MACHINE_LOSSES` times."""
+    lost = [attempt for attempt in attempts if standing(attempt) is Standing.LOST]
+    charged = sum(attempt.system_attrs.get(END_ATTR) == End.DIED for attempt in lost)
+    return charged > max_retries or len(lost) - charged > MAX_MACHINE_LOSSES
 
 
 def worker_identity() -> str:
@@ -88,9 +106,9 @@ def runner_attrs() -> dict[str, str]:
 
 
 def mark_end(storage: BaseStorage, trial_id: int, end: End, reason: str = INTERRUPTED_REASON) -> None:
-    """Says how an attempt ends, just before it is failed (an interrupted one also says why in its record)."""
+    """Says how an attempt ends, just before it is failed (an interrupted or dead one also says why in its record)."""
     storage.set_trial_system_attr(trial_id, END_ATTR, end.value)
-    if end is End.INTERRUPTED:
+    if end in (End.INTERRUPTED, End.DIED):
         storage.set_trial_user_attr(trial_id, FAILURE_REASON_ATTR, reason)
 
 
@@ -99,6 +117,19 @@ def end_attempt(storage: BaseStorage, trial_id: int, end: End, reason: str = INT
     with contextlib.suppress(UpdateFinishedTrialError):
         mark_end(storage, trial_id, end, reason)
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+
+def fail_attempts_of_dead_worker(storage: BaseStorage, study_id: int, worker: str, how: str) -> list[int]:
+    """Fails the running attempts of the worker ``HOST:PID`` that its launcher saw die (``how``: "killed by
+    SIGKILL", "exit status 1"), marked ``died``: losses charged to their cells. Returns their trial ids."""
+    dead = [
+        trial._trial_id
+        for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        if trial.system_attrs.get(WORKER_ATTR) == worker
+    ]
+    for trial_id in dead:
+        end_attempt(storage, trial_id, End.DIED, f"worker died: {how}")
+    return dead
 
 
 def fail_lost_attempts(study: optuna.Study, storage: BaseStorage, grace_s: int) -> list[FrozenTrial]:
@@ -160,7 +191,12 @@ def heartbeat_interval(storage: BaseStorage) -> int | None:
 
 @contextlib.contextmanager
 def keep_alive(storage: BaseStorage, trial_id: int) -> Iterator[None]:
-    """Beats for ``trial_id`` every interval from a background thread while the block runs."""
+    """Beats for ``trial_id`` every interval from a background thread while the block runs.
+
+    A beat waits out a storage outage (:mod:`attnlab.sweeps.storage_outages`); one still failing past
+    ``--storage-timeout`` stops the training: the main thread gets Ctrl-C (SIGINT), so the cell ends as
+    interrupted (or, with the storage gone, as a machine's loss once it is back), never as its fault.
+    """
     interval = heartbeat_interval(storage)
     if interval is None:
         yield
@@ -171,6 +207,10 @@ def keep_alive(storage: BaseStorage, trial_id: int) -> Iterator[None]:
         while not stop.wait(interval):
             try:
                 storage.record_heartbeat(trial_id)
+            except StorageUnreachable as error:
+                _logger.error("heartbeat of trial %d: %s; stopping the training", trial_id, error)
+                _thread.interrupt_main(signal.SIGINT)
+                return
             except Exception as error:  # a storage hiccup must not silence the beat for good
                 _logger.warning("heartbeat of trial %d failed (%s); retrying", trial_id, error)
 

@@ -9,6 +9,7 @@ from attnlab.errors import ConfigError
 from attnlab.option_ranges import int_in
 from attnlab.sweeps.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
 from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
+from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, MAX_STORAGE_TIMEOUT_S
 from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
 
 MAX_WORKERS = 1024  # per launcher; more machines share a study through one --storage
@@ -29,6 +30,7 @@ class LaunchOptions:
     wandb: bool = False
     wandb_project: str | None = None
     checkpoints: str = DEFAULT_KEPT
+    storage_timeout_s: int = DEFAULT_STORAGE_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -50,6 +52,7 @@ class LaunchOptions:
             cell=cell,
             checkpoints=self.checkpoints,
             cells=cells,
+            storage_timeout_s=self.storage_timeout_s,
         )
 
 
@@ -59,6 +62,18 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("study", help="a built-in study (see 'attnlab studies') or a study .yaml file")
     add_profile_options(parser)
+
+
+def add_storage_timeout_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--storage-timeout``: how long ``ablate``, ``sweep`` and ``status`` wait out a database outage."""
+    parser.add_argument(
+        "--storage-timeout",
+        type=int_in(1, MAX_STORAGE_TIMEOUT_S),
+        default=DEFAULT_STORAGE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long an unreachable database is waited for before the command stops, its running cells "
+        f"left to do (default {DEFAULT_STORAGE_TIMEOUT_S})",
+    )
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +86,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"Optuna storage shared by all workers: a journal file (default {DEFAULT_STORAGE}), sqlite:///FILE, "
         "or postgresql://USER:PASSWORD@HOST/DB for workers on many machines",
     )
+    add_storage_timeout_argument(where)
     where.add_argument(
         "--workers",
         type=int_in(1, MAX_WORKERS),
@@ -126,4 +142,5 @@ def launch_options(args: argparse.Namespace) -> LaunchOptions:
         wandb=args.wandb,
         wandb_project=args.wandb_project,
         checkpoints=args.checkpoints,
+        storage_timeout_s=args.storage_timeout,
     )

@@ -3,7 +3,9 @@
 It reads its job from the study's stored settings and works until nothing is left: a study's
 cells (:mod:`~attnlab.sweeps.cell_worker`) or a search's trials (:mod:`~attnlab.sweeps.search_worker`).
 SIGTERM (a scheduler's preemption) is handled like Ctrl-C: the running attempt is marked
-interrupted, so the cell or trial is simply still to do.
+interrupted, so the cell or trial is simply still to do. A storage unreachable past
+``--storage-timeout`` stops the worker with :data:`STORAGE_LOST_STATUS` and one line; its attempt,
+which could not be marked, is declared lost once the storage is back, a loss not charged to the cell.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections.abc import Iterator
 from types import FrameType
 
 from attnlab.sweeps.environment import STOPPED_STATUS, as_environment_stop
+from attnlab.sweeps.storage_outages import StorageUnreachable
 from attnlab.sweeps.worker_spec import WorkerContext, WorkerSpec
 
 INTERRUPTED_STATUS = 130
-STOP_MARK = "worker stopped: "  # the line the launcher shows when the machine stopped a worker
+STORAGE_LOST_STATUS = 69  # EX_UNAVAILABLE: the storage stayed unreachable past --storage-timeout
+STOP_MARK = "worker stopped: "  # the line the launcher shows when the machine or the storage stopped a worker
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -88,6 +92,9 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted: the running attempt is left to do")
         return INTERRUPTED_STATUS
+    except StorageUnreachable as error:
+        logging.getLogger(__name__).error("%s%s", STOP_MARK, error)
+        return STORAGE_LOST_STATUS
     except Exception as error:
         stop = as_environment_stop(error)
         if stop is None:

@@ -14,6 +14,7 @@ from attnlab.sweeps.attempts import retry_lost_search_trials
 from attnlab.sweeps.checkpoints import DEFAULT_KEPT
 from attnlab.sweeps.settings import stored_settings
 from attnlab.sweeps.storage import Heartbeat, StaleTrialCallback, open_storage
+from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S
 
 DEFAULT_MAX_RETRIES = 2
 
@@ -40,6 +41,7 @@ class WorkerSpec:
     cells: list[str] | None = None  # train only these cells (a round of --until-decided)
     slot: int = 0  # this worker's index in its launcher (offsets a seeded sampler)
     checkpoints: str = DEFAULT_KEPT  # what a complete cell keeps: best, last or none
+    storage_timeout_s: int = DEFAULT_STORAGE_TIMEOUT_S  # how long a storage outage is waited out
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -66,7 +68,8 @@ class WorkerContext:
     @classmethod
     def open(cls, spec: WorkerSpec) -> WorkerContext:
         """Opens ``spec``'s storage (with heartbeats, lost search trials re-queued) and study."""
-        storage = open_storage(spec.storage, heartbeat=spec.heartbeat(retry_lost_search_trials(spec.max_retries)))
+        heartbeat = spec.heartbeat(retry_lost_search_trials(spec.max_retries))
+        storage = open_storage(spec.storage, heartbeat=heartbeat, storage_timeout_s=spec.storage_timeout_s)
         study = optuna.load_study(study_name=spec.study, storage=storage)
         return cls(spec, storage, study, storage.get_study_id_from_name(spec.study), stored_settings(study))
 
