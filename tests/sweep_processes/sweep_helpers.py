@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import optuna
 import yaml
 
+from attnlab.sweeps.attempts import CELL_ATTR, WORKER_ATTR
 from attnlab.sweeps.storage import open_storage
 
 TINY_PROFILE: dict[str, Any] = {
@@ -133,3 +135,25 @@ def metrics_files(folder: Path, study: str) -> list[Path]:
     """One CSV log per training of ``study`` (the sweeps name each run's log folder after its trial, under
     ``STUDY@PROFILE-TOKEN``, the token of the storage that created the study)."""
     return sorted((folder / "runs" / "train").glob(f"**/{study}-????????/**/metrics.csv"))
+
+
+def worker_pid(trial: optuna.trial.FrozenTrial) -> int:
+    """The process id of the worker that claimed ``trial`` (its ``HOST:PID`` mark)."""
+    return int(trial.system_attrs[WORKER_ATTR].rsplit(":", 1)[1])
+
+
+def training_under(trials: list[optuna.trial.FrozenTrial], launcher: subprocess.Popen) -> Any:
+    """A cell training (running, its config recorded) in a worker of ``launcher``'s process group; None if none."""
+    for trial in trials:
+        if trial.state == optuna.trial.TrialState.RUNNING and "attnlab.config" in trial.user_attrs:
+            try:
+                if os.getpgid(worker_pid(trial)) == launcher.pid:
+                    return trial
+            except ProcessLookupError:
+                continue
+    return None
+
+
+def completions(trials: list[optuna.trial.FrozenTrial]) -> Counter[str]:
+    """How often each cell was completed (exactly once each, when all is well)."""
+    return Counter(trial.system_attrs[CELL_ATTR] for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE)
