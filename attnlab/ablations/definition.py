@@ -38,6 +38,11 @@ PAPER_COLUMNS: dict[str, tuple[float, float]] = {
     "params_m": (0.0, math.inf),
     "gflops": (0.0, math.inf),
 }
+# How a study's rows are analysed: one by one against the baseline, or as the runs of a two-level design.
+ONE_AT_A_TIME = "one-at-a-time"
+FACTORIAL_DESIGNS: tuple[str, ...] = ("full", "fractional")
+DESIGNS: tuple[str, ...] = (*FACTORIAL_DESIGNS, ONE_AT_A_TIME)
+RESOLUTIONS: tuple[str, ...] = ("III", "IV", "V")
 _STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _MAX_SEED = 2**32 - 1  # what seed_everything accepts
 
@@ -162,6 +167,10 @@ class StudyDefinition:
     tags: tuple[str, ...] = ()
     # Axes within which rows are compared: each row's baseline keeps the row's values on these axes.
     compare_within: tuple[str, ...] = ()
+    design: str = ONE_AT_A_TIME
+    resolution: str | None = None  # fractional designs only: III, IV or V
+    # Factorial designs: each axis's two levels (as in RowSpec.axes), low first; the low level is coded −1.
+    levels: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _STUDY_NAME.fullmatch(self.name):
@@ -188,8 +197,32 @@ class StudyDefinition:
             _one_of("compare_within", axis, known_axes)
         for row in self.rows:
             self.baseline_for(row)  # every row must have one
+        self._check_design()
         if self.source is not None:
             object.__setattr__(self, "source", Path(self.source))
+
+    @property
+    def factorial(self) -> bool:
+        """Whether the rows are the runs of a two-level design (analysed as effects, not row by row)."""
+        return self.design in FACTORIAL_DESIGNS
+
+    def _check_design(self) -> None:
+        _one_of("design", self.design, DESIGNS)
+        if self.resolution is not None and self.design != "fractional":
+            raise ConfigError(f"resolution: only applies to design: fractional (got design: {self.design})")
+        if self.design == "fractional":
+            _one_of("resolution", self.resolution, RESOLUTIONS)
+        if not self.factorial:
+            if self.levels:
+                raise ConfigError(f"levels: only a factorial design has them (got design: {self.design})")
+            return
+        levels = {axis: tuple(values) for axis, values in self.levels.items()}
+        if not levels or any(len(values) != 2 or values[0] == values[1] for values in levels.values()):
+            raise ConfigError(f"levels: design {self.design} needs two distinct levels on each axis, got {levels}")
+        for row, spec in self.rows.items():
+            if set(spec.axes) != set(levels) or any(spec.axes[axis] not in levels[axis] for axis in levels):
+                raise ConfigError(f"row {row!r}: is not a run of the design over {', '.join(levels)}; rows: axes only")
+        object.__setattr__(self, "levels", levels)
 
     def baseline_for(self, row: str) -> str:
         """The row ``row`` is compared to: the baseline, moved to ``row``'s values on the ``compare_within`` axes."""
@@ -246,14 +279,20 @@ class StudyDefinition:
             "compare_within": list(self.compare_within),
             "paper": {row: dict(numbers) for row, numbers in self.paper.items()},
             "source": str(self.source) if self.source is not None else None,
+            "design": self.design,
+            "resolution": self.resolution,
+            "levels": {axis: list(values) for axis, values in self.levels.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StudyDefinition:
-        """Rebuilds (and re-validates) a definition written by :meth:`to_dict`."""
+        """Rebuilds (and re-validates) a definition written by :meth:`to_dict`.
+
+        Studies stored before designs existed have no design keys: they are one-at-a-time, as they ran.
+        """
         expected = set(cls.__dataclass_fields__)
-        if set(data) != expected:
-            missing, unknown = sorted(expected - set(data)), sorted(set(data) - expected)
+        missing, unknown = sorted(expected - set(data) - set(_ADDED_LATER)), sorted(set(data) - expected)
+        if missing or unknown:
             raise ConfigError(f"study definition: missing keys {missing}, unknown keys {unknown}")
         rows = data["rows"]
         if not isinstance(rows, Mapping):
@@ -261,4 +300,9 @@ class StudyDefinition:
         values = dict(data)
         values["rows"] = {row: RowSpec(spec.get("patch", {}), spec.get("axes", {})) for row, spec in rows.items()}
         values["source"] = Path(data["source"]) if data["source"] is not None else None
+        values["levels"] = {axis: tuple(pair) for axis, pair in (data.get("levels") or {}).items()}
         return cls(**values)
+
+
+# Keys to_dict gained after studies were first stored; a stored study without them takes these defaults.
+_ADDED_LATER: tuple[str, ...] = ("design", "resolution", "levels")

@@ -29,6 +29,15 @@ A study is a table to fill: rows (designs) × seeds, each cell one training run 
     baseline: ResNet (no attention)         # required: the row the others are compared to
     compare_within: [backbone]              # optional: compare each row to the baseline's row on its
                                             #   own values of these axes (each backbone to itself)
+    design: full                            # optional: how the axes' rows are analysed (below)
+    resolution: IV                          # with design: fractional only: III, IV or V
+
+``design`` is ``one-at-a-time`` by default: the rows (named, and the product of the axes) are compared one by
+one with the baseline. ``full`` makes the product of two-level axes a full factorial, and ``fractional`` the
+smallest fraction of that ``resolution`` (pyDOE), whose runs are then the rows; both are analysed as effects,
+each axis's first level coded low (−1) and its second high (+1). A factorial study has axes and no named rows,
+and an axis that changes nothing at one level of another (a spatial kernel size with the spatial gate off) is
+refused (:mod:`attnlab.ablations.crossing`).
 
 Named rows come first, then the axis rows. A row's axes are its patch (named rows) or its values
 on each axis (``{"model.attention.reduction": 4, "backbone": "ResNet-18"}``); reports and W&B
@@ -42,7 +51,14 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from attnlab.ablations.definition import METRIC_DIRECTIONS, RowSpec, StudyDefinition
+from attnlab.ablations.definition import (
+    FACTORIAL_DESIGNS,
+    METRIC_DIRECTIONS,
+    ONE_AT_A_TIME,
+    RESOLUTIONS,
+    RowSpec,
+    StudyDefinition,
+)
 from attnlab.ablations.overrides import check_key, flatten_overrides, format_value
 from attnlab.ablations.yaml_input import check_known_keys, read_yaml
 from attnlab.errors import ConfigError
@@ -60,6 +76,8 @@ OPTIONAL_KEYS: tuple[str, ...] = (
     "metric",
     "direction",
     "compare_within",
+    "design",
+    "resolution",
 )
 ROW_KEYS: tuple[str, ...] = ("patch", "paper")
 DEFAULT_METRIC = "test/top1_err"
@@ -108,28 +126,66 @@ def _axis_points(axis: Any, values: Any) -> list[tuple[str, dict[str, Any], Any]
     return points
 
 
-def _axis_rows(axes: Any, separator: str) -> dict[str, RowSpec]:
-    """One row per point of the product of the axes, named by its labels joined with ``separator``."""
-    axes = _expect("axes", axes, dict, "a mapping of axis -> values")
-    if not axes:
-        return {}
-    names = list(axes)
+Point = tuple[str, dict[str, Any], Any]  # an axis point: its label, its patch, its value in RowSpec.axes
+
+
+def _axis_row(names: list[str], combination: tuple[Point, ...], separator: str) -> tuple[str, RowSpec]:
+    """The row of one point of each axis, named by their labels joined with ``separator``."""
+    patch: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for axis, (_, point_patch, _) in zip(names, combination, strict=True):
+        for key, value in point_patch.items():
+            if key in patch:
+                raise ConfigError(f"axes: {owner[key]!r} and {axis!r} both set {key}; let one axis own it")
+            patch[key], owner[key] = value, axis
+    name = separator.join(label for label, _, _ in combination if label)
+    return name, RowSpec(
+        patch=patch, axes={axis: value for axis, (_, _, value) in zip(names, combination, strict=True)}
+    )
+
+
+def _axis_rows(
+    points: dict[str, list[Point]], combinations: list[tuple[Point, ...]], separator: str
+) -> dict[str, RowSpec]:
+    """One row per combination of axis points (the product, or a fraction's runs)."""
     rows: dict[str, RowSpec] = {}
-    for combination in itertools.product(*(_axis_points(axis, values) for axis, values in axes.items())):
-        patch: dict[str, Any] = {}
-        owner: dict[str, str] = {}
-        for axis, (_, point_patch, _) in zip(names, combination, strict=True):
-            for key, value in point_patch.items():
-                if key in patch:
-                    raise ConfigError(f"axes: {owner[key]!r} and {axis!r} both set {key}; let one axis own it")
-                patch[key], owner[key] = value, axis
-        name = separator.join(label for label, _, _ in combination if label)
+    for combination in combinations:
+        name, spec = _axis_row(list(points), combination, separator)
         if name in rows:
             raise ConfigError(f"axes: two rows are both named {name!r}; give the axis points distinct labels")
-        rows[name] = RowSpec(
-            patch=patch, axes={axis: value for axis, (_, _, value) in zip(names, combination, strict=True)}
-        )
+        rows[name] = spec
     return rows
+
+
+def _design_combinations(points: dict[str, list[Point]], design: str, resolution: Any) -> list[tuple[Point, ...]]:
+    """The axis points of each row: every combination, or a fractional design's runs in its order."""
+    if not points:
+        return []
+    if design != "fractional":
+        return list(itertools.product(*points.values()))
+    from attnlab.stats.designs import fractional_factorial
+
+    matrix = fractional_factorial(list(points), resolution).matrix
+    return [
+        tuple(axis_points[int(code > 0)] for axis_points, code in zip(points.values(), run, strict=True))
+        for run in matrix
+    ]
+
+
+def _check_factorial(design: str, raw: dict[str, Any], points: dict[str, list[Point]]) -> None:
+    """A factorial design is over two or more axes of exactly two levels each, with no named rows."""
+    if raw.get("rows"):
+        raise ConfigError(f"rows: a study with design: {design} has the runs of its axes as rows; drop the named rows")
+    if len(points) < 2:
+        raise ConfigError(f"axes: design: {design} needs at least 2 axes, got {len(points)}")
+    if design == "fractional" and "resolution" not in raw:
+        raise ConfigError(f"resolution: missing; design: fractional needs one of {', '.join(RESOLUTIONS)}")
+    for axis, axis_points in points.items():
+        if len(axis_points) != 2:
+            raise ConfigError(
+                f"axes: {axis} has {len(axis_points)} levels; design: {design} needs exactly two per axis "
+                "(low, then high); use design: one-at-a-time for more"
+            )
 
 
 def _paper_numbers(inline: dict[str, Any], section: Any) -> dict[str, Any]:
@@ -155,7 +211,16 @@ def parse_study(raw: Any, source: Path | None = None) -> StudyDefinition:
         raise ConfigError("rows: missing; give named rows, axes, or both")
     rows, inline_paper = _named_rows(raw.get("rows") or {})
     separator = _expect("row_separator", raw.get("row_separator", ", "), str, "text such as ', ' or ' + '")
-    for name, spec in _axis_rows(raw.get("axes") or {}, separator).items():
+    axes = _expect("axes", raw.get("axes") or {}, dict, "a mapping of axis -> values")
+    points = {axis: _axis_points(axis, values) for axis, values in axes.items()}
+    design = raw.get("design", ONE_AT_A_TIME)
+    if design in FACTORIAL_DESIGNS:
+        _check_factorial(design, raw, points)
+    elif "resolution" in raw:
+        raise ConfigError(f"resolution: only applies to design: fractional (got design: {design})")
+    for name, spec in _axis_rows(
+        points, _design_combinations(points, design, raw.get("resolution")), separator
+    ).items():
         if name in rows:
             raise ConfigError(f"axes: row {name!r} is also a named row; rename one")
         rows[name] = spec
@@ -179,6 +244,9 @@ def parse_study(raw: Any, source: Path | None = None) -> StudyDefinition:
         reference=raw.get("reference", ""),
         tags=raw.get("tags", ()),
         compare_within=raw.get("compare_within", ()),
+        design=design,
+        resolution=raw.get("resolution"),
+        levels={axis: (low[2], high[2]) for axis, (low, high) in points.items()} if design in FACTORIAL_DESIGNS else {},
     )
 
 

@@ -87,14 +87,14 @@ def fractional_factorial(factors: list[str], resolution: str | int) -> TwoLevelD
 
     _check_factors(factors)
     level = RESOLUTIONS.get(str(resolution).upper(), resolution)
+    if str(resolution).upper() in ("II", "2"):
+        raise ConfigError(f"resolution: {resolution} would alias main effects with each other; use III, IV or V")
     if level not in RESOLUTIONS.values():
-        raise ConfigError(f"design.resolution: {resolution!r}; use III, IV or V")
+        raise ConfigError(f"resolution: {resolution!r}; use III, IV or V")
     try:
         matrix = np.asarray(fracfact_by_res(len(factors), level), dtype=float)
     except ValueError as error:
-        raise ConfigError(
-            f"design.resolution: {resolution} is not possible for {len(factors)} axes ({error})"
-        ) from None
+        raise ConfigError(f"resolution: {resolution} is not possible for {len(factors)} axes ({error})") from None
     if matrix.shape[0] >= 2 ** len(factors):
         return full_factorial(factors)
     alias_map, _ = fracfact_aliasing(matrix)
