@@ -51,6 +51,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+from attnlab.ablations.crossing import check_crossings
 from attnlab.ablations.definition import (
     FACTORIAL_DESIGNS,
     METRIC_DIRECTIONS,
@@ -145,31 +146,28 @@ def _axis_row(names: list[str], combination: tuple[Point, ...], separator: str) 
 
 
 def _axis_rows(
-    points: dict[str, list[Point]], combinations: list[tuple[Point, ...]], separator: str
+    points: dict[str, list[Point]], combinations: list[tuple[int, ...]], separator: str
 ) -> dict[str, RowSpec]:
-    """One row per combination of axis points (the product, or a fraction's runs)."""
+    """One row per combination of axis points, each a level index per axis (the product, or a fraction's runs)."""
     rows: dict[str, RowSpec] = {}
     for combination in combinations:
-        name, spec = _axis_row(list(points), combination, separator)
+        chosen = tuple(axis_points[level] for axis_points, level in zip(points.values(), combination, strict=True))
+        name, spec = _axis_row(list(points), chosen, separator)
         if name in rows:
             raise ConfigError(f"axes: two rows are both named {name!r}; give the axis points distinct labels")
         rows[name] = spec
     return rows
 
 
-def _design_combinations(points: dict[str, list[Point]], design: str, resolution: Any) -> list[tuple[Point, ...]]:
-    """The axis points of each row: every combination, or a fractional design's runs in its order."""
+def _design_combinations(points: dict[str, list[Point]], design: str, resolution: Any) -> list[tuple[int, ...]]:
+    """The level index of each axis in each row: every combination, or a fractional design's runs in its order."""
     if not points:
         return []
     if design != "fractional":
-        return list(itertools.product(*points.values()))
+        return list(itertools.product(*(range(len(axis_points)) for axis_points in points.values())))
     from attnlab.stats.designs import fractional_factorial
 
-    matrix = fractional_factorial(list(points), resolution).matrix
-    return [
-        tuple(axis_points[int(code > 0)] for axis_points, code in zip(points.values(), run, strict=True))
-        for run in matrix
-    ]
+    return [tuple(int(code > 0) for code in run) for run in fractional_factorial(list(points), resolution).matrix]
 
 
 def _check_factorial(design: str, raw: dict[str, Any], points: dict[str, list[Point]]) -> None:
@@ -218,9 +216,12 @@ def parse_study(raw: Any, source: Path | None = None) -> StudyDefinition:
         _check_factorial(design, raw, points)
     elif "resolution" in raw:
         raise ConfigError(f"resolution: only applies to design: fractional (got design: {design})")
-    for name, spec in _axis_rows(
-        points, _design_combinations(points, design, raw.get("resolution")), separator
-    ).items():
+    combinations = _design_combinations(points, design, raw.get("resolution"))
+    axis_rows = _axis_rows(points, combinations, separator)
+    if design in FACTORIAL_DESIGNS:
+        levels = {axis: [(label, patch) for label, patch, _ in axis_points] for axis, axis_points in points.items()}
+        check_crossings(flatten_overrides(raw.get("base"), "base"), levels, combinations)
+    for name, spec in axis_rows.items():
         if name in rows:
             raise ConfigError(f"axes: row {name!r} is also a named row; rename one")
         rows[name] = spec
