@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from attnlab.ablations.definition import StudyDefinition
 from attnlab.ablations.overrides import format_value
 from attnlab.errors import ConfigError
-from attnlab.stats.designs import TwoLevelDesign, fractional_factorial, full_factorial
+from attnlab.stats.designs import RESOLUTIONS, TwoLevelDesign, fractional_factorial, full_factorial
+from attnlab.stats.effects import effect_name
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,61 @@ def design_responses(
             kept.append(int(seed))
             responses.append([float(found) for found in values])  # type: ignore[arg-type]
     return np.array(responses, dtype=float).reshape(len(kept), layout.design.runs), tuple(kept)
+
+
+def named_generators(design: TwoLevelDesign) -> list[str]:
+    """Each generator in the study's axis names: ``c = -ab`` as ``z = −x × y``."""
+    texts = []
+    for generator in design.generators:
+        letter, word = (part.strip() for part in generator.split("="))
+        sign = "−" if word.startswith("-") else ""
+        texts.append(f"{design.factor_of(letter)} = {sign}{effect_name(design, word.lstrip('-'))}")
+    return texts
+
+
+def design_summary(definition: StudyDefinition) -> dict[str, Any]:
+    """What ``attnlab studies STUDY --check`` shows of the design: kind, runs, generators, aliases, cells per seed.
+
+    ``aliases`` lists, for each main effect and two-factor interaction, the other effects its contrast also
+    estimates (all of them: a full factorial has none); ``clear_interactions`` are the two-factor interactions
+    aliased with no main effect and no other two-factor interaction.
+    """
+    layout = factorial_layout(definition)
+    summary: dict[str, Any] = {"design": definition.design, "resolution": definition.resolution}
+    if layout is None:
+        summary |= {
+            "kind": f"one-at-a-time: each row compared with {definition.baseline!r}",
+            "runs": [{"row": row, "compared_to": definition.baseline_for(row)} for row in definition.rows],
+        }
+    else:
+        design = layout.design
+        words = [word for group in design.alias_groups for word in group if len(word) <= 2]
+        summary |= {
+            "kind": _kind(design),
+            "runs": [
+                {
+                    "row": row,
+                    "levels": {
+                        axis: layout.levels[axis][int(code > 0)] for axis, code in zip(design.factors, run, strict=True)
+                    },
+                }
+                for row, run in zip(layout.run_rows, design.matrix, strict=True)
+            ],
+            "generators": named_generators(design),
+            "aliases": {
+                effect_name(design, word): [effect_name(design, other) for other in design.aliases_of(word)]
+                for word in sorted(words, key=lambda word: (len(word), word))
+            },
+            "clear_interactions": [effect_name(design, word) for word in design.clear_interactions()],
+        }
+    cells = len(summary["runs"])
+    return summary | {"cells_per_seed": cells, "seeds": len(definition.seeds), "cells": cells * len(definition.seeds)}
+
+
+def _kind(design: TwoLevelDesign) -> str:
+    factors = len(design.factors)
+    if design.kind == "full":
+        return f"full factorial 2^{factors}: {design.runs} runs, nothing aliased"
+    fraction = factors - (design.runs.bit_length() - 1)
+    roman = next(name for name, level in RESOLUTIONS.items() if level == design.resolution)
+    return f"2^({factors}−{fraction}) fractional factorial of resolution {roman}: {design.runs} runs"

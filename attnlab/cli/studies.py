@@ -2,7 +2,8 @@
 
 ``attnlab studies`` lists them; ``attnlab studies NAME`` (or a path to a study YAML) shows the rows
 with their patches and the paper's numbers; ``--check`` validates every row against a profile
-without training; ``--format json`` prints the same as JSON for scripts.
+without training and, for one study, shows its design (runs, generators, aliases, cells per seed);
+``--format json`` prints the same as JSON for scripts (the design under ``check``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from attnlab.ablations import (
     profile_description,
     validate_study,
 )
+from attnlab.ablations.factorial import design_summary
 from attnlab.ablations.options import add_profile_options
 from attnlab.ablations.overrides import format_value
 from attnlab.cli.output import add_format_option, print_json, print_table, stdout_console
@@ -126,6 +128,46 @@ def _check(studies: dict[str, StudyDefinition], profile: str, overrides: dict[st
     progress.print(f"every row of {counted} validates under profile {profile!r}")
 
 
+SHOWN_ALIAS_ORDER = 2  # aliases named up to two-factor interactions; higher orders counted
+
+
+def _print_design(console: Console, summary: dict[str, Any]) -> None:
+    """The design a study's cells form: its runs with their levels, and for a fraction what is aliased with what."""
+    console.print()
+    facts = {
+        "design": summary["kind"],
+        "cells": f"{summary['cells_per_seed']} per seed × {summary['seeds']} seeds = {summary['cells']}",
+    }
+    if "generators" in summary:
+        facts["generators"] = ", ".join(summary["generators"]) or "none (every combination is a run)"
+        facts["clear 2fi"] = ", ".join(summary["clear_interactions"]) or "none (each is aliased with another)"
+    for label, text in facts.items():
+        console.print(f"  {label:<12} {text}", markup=False, highlight=False, soft_wrap=True)
+    runs = Table(title="Runs per seed", title_justify="left")
+    runs.add_column("run", justify="right")
+    runs.add_column("row", overflow="fold")
+    axes = list(summary["runs"][0].get("levels", {})) if summary["runs"] else []
+    for axis in axes:
+        runs.add_column(axis, overflow="fold")
+    if not axes:
+        runs.add_column("compared to", overflow="fold")
+    for number, run in enumerate(summary["runs"], start=1):
+        levels = [run["levels"][axis] for axis in axes] if axes else [run["compared_to"]]
+        runs.add_row(*(Text(text) for text in (str(number), run["row"], *levels)))
+    print_table(console, runs)
+    if "aliases" not in summary:
+        return
+    aliases = Table(title="Alias structure (each estimate is its effect plus these)", title_justify="left")
+    aliases.add_column("effect", overflow="fold")
+    aliases.add_column("aliased with", overflow="fold")
+    for effect, others in summary["aliases"].items():
+        named = [other for other in others if other.count(" × ") < SHOWN_ALIAS_ORDER]
+        longer = len(others) - len(named)
+        text = ", ".join(named + ([f"+{longer} of order > {SHOWN_ALIAS_ORDER}"] if longer else [])) or "none"
+        aliases.add_row(Text(effect), Text(text))
+    print_table(console, aliases)
+
+
 def main(argv: list[str]) -> int:
     options = _parser().parse_args(argv)
     if not options.check and (options.overrides or options.profile != DEFAULT_PROFILE):
@@ -135,11 +177,17 @@ def main(argv: list[str]) -> int:
     studies = {chosen.name: chosen} if chosen else {name: load_study(path) for name, path in builtin_studies().items()}
     if options.check:
         _check(studies, options.profile, overrides)
+    design = design_summary(chosen) if options.check and chosen else None
     if options.format == "json":
         dicts = {name: study.to_dict() for name, study in studies.items()}
-        print_json(dicts[chosen.name] if chosen else {"studies": dicts, "profiles": _profiles()})
+        if chosen:
+            print_json(dicts[chosen.name] | ({"check": design} if design else {}))
+        else:
+            print_json({"studies": dicts, "profiles": _profiles()})
     elif chosen:
         _print_study(stdout_console(), chosen)
+        if design:
+            _print_design(stdout_console(), design)
     else:
         _print_catalogue(stdout_console(), studies)
     return 0
