@@ -16,6 +16,11 @@ Because the coverage is simultaneous, stopping a row the first time either happe
 error rates at α, however the looks fall. α is split evenly over the compared rows (Bonferroni),
 so the whole table holds its familywise rate. Rows are replayed from stored results only, so every
 launcher, at any time, derives the same schedule.
+
+A factorial study (:func:`replay_factorial`) is decided effect by effect on the same boundaries: with one
+replicate of the design per seed, each effect's per-seed contrast is one independent estimate, so it plays the
+part of a row's paired difference; α is split over the estimable effects, and each round adds the next seeds to
+*every* run of the design while any effect is open (a contrast needs the whole replicate).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from scipy import stats
 
 from attnlab.errors import ConfigError
 from attnlab.stats.comparisons import RESOLUTION, without_spread
+from attnlab.stats.designs import TwoLevelDesign, effect_contrasts
+from attnlab.stats.effects import effect_name, estimable_words
 
 METHOD = (
     "group-sequential repeated confidence intervals, Lan–DeMets O'Brien–Fleming-type α spending over the "
@@ -352,11 +359,56 @@ def replay(plan: SequentialPlan, baselines: Mapping[str, str], value: CellValue)
     return Schedule(plan, decisions, [], len(plan.looks))
 
 
-def decision_text(schedule: Schedule, row: str, lower_is_better: bool) -> str:
-    """A row's sequential verdict in words, with the look that decided it (or why it is still open)."""
+def replay_factorial(
+    plan: SequentialPlan, design: TwoLevelDesign, run_rows: Sequence[str], value: CellValue
+) -> Schedule:
+    """The looks of a factorial study on stored results: one decision per estimable effect, keyed by its name.
+
+    ``run_rows`` is the row of each run of ``design``, in its matrix order. Round 0 is the study's own seeds for
+    every run; round k adds the next seeds to every run while an effect is still open after look k − 1. A seed
+    with a run failed for good gives no contrast (NaN, as a missing pair). An effect decided at a look keeps that
+    verdict: later seeds, taken for the effects still open, are not shown to it. ``decisions[name].baseline`` is
+    the effect's design word (``a``, ``ab``).
+    """
+    words = estimable_words(design)
+    names = {word: effect_name(design, word) for word in words}
+    decisions = {names[word]: RowDecision(word, OPEN, -1, 0, math.nan, math.nan, math.nan) for word in words}
+    open_words = list(words)
+    previous = 0
+    for look, seeds in enumerate(plan.looks):
+        round_cells = [(row, seed) for seed in plan.seeds[previous:seeds] for row in run_rows]
+        todo = [cell for cell in round_cells if value(*cell) is None]
+        if todo:
+            return Schedule(plan, decisions, todo, look)
+        previous = seeds
+        responses = np.array([[value(row, seed) for row in run_rows] for seed in plan.seeds[:seeds]], dtype=float)
+        result = look_verdicts(effect_contrasts(design, open_words, responses).T, look, plan)
+        for index, word in enumerate(open_words):
+            decisions[names[word]] = RowDecision(
+                word,
+                int(result.verdict[index]),
+                look,
+                int(result.pairs[index]),
+                float(result.mean[index]),
+                float(result.low[index]),
+                float(result.high[index]),
+            )
+        open_words = [word for index, word in enumerate(open_words) if result.verdict[index] == OPEN]
+        if not open_words:
+            break
+    return Schedule(plan, decisions, [], len(plan.looks))
+
+
+def decision_text(schedule: Schedule, row: str, lower_is_better: bool, *, signed: bool = True) -> str:
+    """A row's sequential verdict in words, with the look that decided it (or why it is still open).
+
+    ``signed=False`` (an interaction, which has no better side) says *beyond noise* instead of better or worse.
+    """
     plan, decision = schedule.plan, schedule.decisions[row]
     looks = len(plan.looks)
     where = f"look {decision.look + 1}/{looks}, {plan.looks[decision.look]} seeds" if decision.look >= 0 else ""
+    if decision.verdict == BETTER_OR_WORSE and not signed:
+        return f"beyond noise (sequential, {where})"
     if decision.verdict == BETTER_OR_WORSE:
         better = (decision.mean < 0) == lower_is_better
         return f"{'better' if better else 'worse'} (sequential, {where})"

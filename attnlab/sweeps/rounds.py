@@ -8,6 +8,10 @@ the results back and decides again, until every row is decided or has the maximu
 schedule is a function of the stored results alone, so a resumed or a second launcher continues
 the same one. The plan is stored with the study at the first round; a later launch with another
 plan is refused, since changing the looks after seeing results would void the error rates.
+
+A factorial study is decided effect by effect instead of row by row: each round trains the next seeds on every
+run of the design (one more replicate each) while any effect is still open, α split over the effects
+(:func:`attnlab.stats.sequential.replay_factorial`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,19 @@ from rich.console import Console
 
 from attnlab.ablations import StudyDefinition
 from attnlab.ablations.definition import cell_name
+from attnlab.ablations.factorial import factorial_layout
 from attnlab.errors import ConfigError
-from attnlab.stats.sequential import OPEN, PLAN_ATTR, CellValue, Schedule, SequentialPlan, decision_text, replay
+from attnlab.stats.effects import estimable_words
+from attnlab.stats.sequential import (
+    OPEN,
+    PLAN_ATTR,
+    CellValue,
+    Schedule,
+    SequentialPlan,
+    decision_text,
+    replay,
+    replay_factorial,
+)
 from attnlab.sweeps.attempts import CELL_ATTR
 from attnlab.sweeps.ledger import Ledger
 from attnlab.sweeps.session import Session
@@ -32,6 +47,22 @@ _PLAN_FIELDS = ("seeds", "first_look", "step", "margin", "alpha", "compared_rows
 def study_baselines(definition: StudyDefinition) -> dict[str, str]:
     """Every row with the row it is compared with (a baseline with itself)."""
     return {row: definition.baseline_for(row) for row in definition.rows}
+
+
+def compared_count(definition: StudyDefinition) -> int:
+    """How many verdicts α is split over: the estimable effects of a factorial study, else the compared rows."""
+    layout = factorial_layout(definition)
+    if layout is not None:
+        return len(estimable_words(layout.design))
+    return sum(baseline != row for row, baseline in study_baselines(definition).items())
+
+
+def study_schedule(plan: SequentialPlan, definition: StudyDefinition, value: CellValue) -> Schedule:
+    """The replay of the study's looks: effect by effect for a factorial study, row by row otherwise."""
+    layout = factorial_layout(definition)
+    if layout is not None:
+        return replay_factorial(plan, layout.design, layout.run_rows, value)
+    return replay(plan, study_baselines(definition), value)
 
 
 def recorded_plan(session: Session, plan: SequentialPlan) -> SequentialPlan:
@@ -84,33 +115,40 @@ def run_rounds(
     The stored plan is checked again every round: of two launchers that first stored different
     plans at the same moment, the one whose plan was overwritten stops at its next round.
     """
-    baselines = study_baselines(definition)
     every_cell = [cell_name(row, seed) for seed in plan.seeds for row in definition.rows]
+    verdicts = "effects" if definition.factorial else "rows"
     while True:
         plan = recorded_plan(session, plan)
-        schedule = replay(plan, baselines, stored_values(session, every_cell, max_retries))
+        schedule = study_schedule(plan, definition, stored_values(session, every_cell, max_retries))
         if schedule.finished:
             return 0, schedule
         todo = [cell_name(row, seed) for row, seed in schedule.todo]
         still_open = sum(decision.verdict == OPEN for decision in schedule.decisions.values())
         console.print(
             f"round {schedule.round + 1}/{len(plan.looks)}: {len(todo)} cells to train "
-            f"({still_open} rows open, up to {plan.looks[schedule.round]} seeds)",
+            f"({still_open} {verdicts} open, up to {plan.looks[schedule.round]} seeds)",
             highlight=False,
         )
         status = run_round(todo)
         if status != 0:
             return status, schedule
-        after = replay(plan, baselines, stored_values(session, every_cell, max_retries))
+        after = study_schedule(plan, definition, stored_values(session, every_cell, max_retries))
         if after.round == schedule.round and after.todo:  # workers ended with the round unfinished
             return 1, after
 
 
 def decision_lines(schedule: Schedule, definition: StudyDefinition) -> list[str]:
-    """One line per compared row: its verdict so far."""
+    """One line per compared row (a factorial study: per effect, its high level against its low): its verdict so far."""
     lower_is_better = definition.direction == "minimize"
+    layout = factorial_layout(definition)
     lines = [f"sequential rule: {schedule.plan.describe()}"]
     for row, decision in schedule.decisions.items():
         interval = "" if math.isnan(decision.low) else f", Δ repeated CI [{decision.low:.2f}, {decision.high:.2f}]"
-        lines.append(f"  {row}: {decision_text(schedule, row, lower_is_better)}{interval}")
+        signed, label = True, row
+        if layout is not None:
+            signed = len(decision.baseline) == 1  # an interaction has no better side
+            if signed:
+                low, high = layout.levels[row]
+                label = f"{row} ({high} vs {low})"
+        lines.append(f"  {label}: {decision_text(schedule, row, lower_is_better, signed=signed)}{interval}")
     return lines
