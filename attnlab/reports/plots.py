@@ -224,6 +224,7 @@ def interaction_plot(
             label=f"{second} = {label}",
         )
     axes.set_xticks([0, 1], levels[0])
+    axes.set_xlim(-0.3, 1.3)
     axes.set_xlabel(first)
     axes.set_ylabel(f"{spec.metric} (mean, 95% CI over seeds)")
     axes.set_title(f"{spec.name}: {first} × {second} (n={responses.shape[0]} seeds)", fontsize="medium")

@@ -385,7 +385,9 @@ def effects_figures(report: Report) -> list[ReportFigure]:
                 "interaction",
                 f"Interaction: {first} × {second}",
                 f"Mean {report.spec.metric} at each level of {first}, one line per level of {second}, over the "
-                f"complete seeds; whiskers: {level} Student t interval. Parallel lines: no interaction.",
+                f"complete seeds; whiskers: {level} Student t interval of each run over seeds, which includes the "
+                "seed-to-seed shift all runs share and the effects' per-seed contrasts remove (read the verdict in "
+                "the Effects table). Parallel lines: no interaction.",
                 interaction_plot(analysis.responses, design.matrix, (first, second), labels, report.spec),
             )
         )
