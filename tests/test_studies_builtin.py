@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from attnlab.ablations import builtin_profiles, builtin_studies, load_study, profile_path, validate_study
+from attnlab.ablations.factorial import design_summary, factorial_layout
 from attnlab.errors import ConfigError
 
 EXPECTED_STUDIES = {
@@ -21,6 +22,9 @@ EXPECTED_STUDIES = {
     "bam-vs-cbam",
     "design-space",
     "attention-families",
+    "cbam-gates",
+    "cbam-factorial",
+    "cbam-cifar",
 }
 
 
@@ -98,3 +102,59 @@ def test_attention_families_compares_eight_families_on_one_backbone() -> None:
         types = [attention_of(config)["type"] for config in resolved.values()]
         assert types == ["none", "se", "eca", "gc", "coord", "simam", "cbam", "bam"]
         assert len({json.dumps(config["model"]["backbone"], sort_keys=True) for config in resolved.values()}) == 1
+
+
+def test_cbam_gates_is_a_two_by_two_full_factorial_of_the_gates() -> None:
+    study = load_study("cbam-gates")
+    layout = factorial_layout(study)
+    assert layout is not None and layout.design.kind == "full" and layout.design.runs == 4
+    resolved = validate_study(study, "quick")
+    gates = [
+        (attention_of(resolved[row])["channel"], attention_of(resolved[row])["spatial"]) for row in layout.run_rows
+    ]
+    assert gates == [(False, False), (True, False), (False, True), (True, True)]
+    assert layout.levels == {
+        "channel gate": ("channel off", "channel on"),
+        "spatial gate": ("spatial off", "spatial on"),
+    }
+    assert design_summary(study)["clear_interactions"] == ["channel gate × spatial gate"]
+    assert "interaction" in study.description and "main effect" in study.description
+
+
+def test_cbam_factorial_is_a_resolution_iv_fraction_of_the_design_cards_two_level_axes() -> None:
+    study = load_study("cbam-factorial")
+    layout = factorial_layout(study)
+    assert layout is not None
+    assert (len(layout.design.factors), layout.design.runs, layout.design.resolution) == (8, 16, 4)
+    assert "16 runs per seed" in study.description
+    summary = design_summary(study)
+    assert all(len(summary["aliases"][axis]) == 15 and " × " in summary["aliases"][axis][0] for axis in study.levels)
+    resolved = validate_study(study, "quick")
+    baseline = attention_of(resolved[study.baseline])
+    assert (baseline["arrangement"], baseline["reduction"], baseline["kernel_size"], baseline["placement"]) == (
+        "channel_first",
+        16,
+        7,
+        "block",
+    )
+    assert len({json.dumps(attention_of(config), sort_keys=True) for config in resolved.values()}) == 16
+
+
+def test_cbam_cifar_is_vgg19_bn_on_cifar100_with_the_reported_numbers() -> None:
+    study = load_study("cbam-cifar")
+    assert study.paper == {"VGG19-BN": {"top1_err": 60.13}, "VGG19-BN + CBAM": {"top1_err": 59.05}}
+    resolved = validate_study(study, "cifar100")
+    cbam = resolved["VGG19-BN + CBAM"]
+    assert cbam["model"]["backbone"]["name"] == "vgg19_bn" and cbam["trainer"]["max_epochs"] == 50
+    assert {key: cbam["model"]["optimizer"][key] for key in ("name", "lr", "weight_decay")} == {
+        "name": "adamw",
+        "lr": 1e-4,
+        "weight_decay": 5e-3,
+    }
+    assert (attention_of(cbam)["type"], attention_of(cbam)["reduction"], attention_of(cbam)["residual"]) == (
+        "cbam-cifar",
+        4,
+        True,
+    )
+    assert attention_of(resolved["VGG19-BN"])["type"] == "none"
+    assert "CIFAR100DataModule" in cbam["data"]["class_path"]
