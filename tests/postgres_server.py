@@ -16,6 +16,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,11 +132,19 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 
 
 @pytest.fixture
-def stoppable_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
-    """A server of this test's own, started, with an ``attnlab`` database; the test may stop and restart it."""
-    with _started(tmp_path_factory.mktemp("stoppable-postgres"), tmp_path_factory.getbasetemp().parent) as cluster:
-        _create_database(cluster.server, "attnlab")
-        yield cluster
+def stoppable_postgres() -> Iterator[PostgresCluster]:
+    """A server of this test's own, started, with an ``attnlab`` database; the test may stop and restart it.
+
+    Its folder is outside pytest's: a pytest session starting meanwhile makes ``/tmp/pytest-of-USER``
+    private again, and the server user could then not reach its data folder to start again.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="attnlab-postgres-"))
+    try:
+        with _started(folder, folder) as cluster:
+            _create_database(cluster.server, "attnlab")
+            yield cluster
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _create_database(server: PostgresServer, database: str) -> None:
