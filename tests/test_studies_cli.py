@@ -72,3 +72,47 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("attnlab studies: error: ") and message in err
+
+
+def test_check_shows_a_fractions_runs_generators_and_aliases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = tmp_path / "fraction.yaml"
+    study.write_text(
+        "name: fraction\ndescription: three axes in four runs\naxes:\n"
+        "  reduction: {r=16: {model.attention.reduction: 16}, r=4: {model.attention.reduction: 4}}\n"
+        "  kernel: {k=7: {model.attention.kernel_size: 7}, k=3: {model.attention.kernel_size: 3}}\n"
+        "  bias: {bias: {model.attention.mlp_bias: true}, no bias: {model.attention.mlp_bias: false}}\n"
+        "design: fractional\nresolution: III\nseeds: [0, 1, 2]\nbaseline: r=16, k=7, no bias\n",
+        encoding="utf-8",
+    )
+    assert main(["studies", str(study), "--check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  design       2^(3−1) fractional factorial of resolution III: 4 runs" in lines
+    assert "  cells        4 per seed × 3 seeds = 12" in lines
+    assert "  generators   bias = reduction × kernel" in lines
+    runs = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    assert [run[0] for run in runs] == ["1", "2", "3", "4"] and runs[0][-4:] == ["r=16", "k=7", "no", "bias"]
+    assert any(line.split() == ["reduction", "kernel", "×", "bias"] for line in lines)
+    assert main(["studies", str(study), "--check", "--format", "json"]) == 0
+    check = json.loads(capsys.readouterr().out)["check"]
+    assert check["aliases"] == {
+        "reduction": ["kernel × bias"],
+        "kernel": ["reduction × bias"],
+        "bias": ["reduction × kernel"],
+        "reduction × kernel": ["bias"],
+        "reduction × bias": ["kernel"],
+        "kernel × bias": ["reduction"],
+    }
+    assert [run["levels"] for run in check["runs"]][1] == {"reduction": "r=16", "kernel": "k=3", "bias": "bias"}
+    assert (check["cells_per_seed"], check["clear_interactions"]) == (4, [])
+
+
+def test_check_of_a_one_at_a_time_study_lists_its_rows_and_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["studies", "cbam-backbones", "--check", "--format", "json"]) == 0
+    check = json.loads(capsys.readouterr().out)["check"]
+    assert check["design"] == "one-at-a-time" and check["cells"] == 27
+    assert {"row": "ResNet-18 + SE", "compared_to": "ResNet-18"} in check["runs"]
+    assert main(["studies", "cbam-gates", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "full factorial 2^2: 4 runs, nothing aliased" in out and "clear 2fi    channel gate × spatial gate" in out
