@@ -132,7 +132,7 @@ class SequentialPlan:
     step: int  # seeds added to an open row per round
     margin: float | None  # equivalence margin δ, in the metric's units; None: only differences decide
     alpha: float  # familywise over the table
-    compared_rows: int  # α is split over these (Bonferroni)
+    compared_rows: int  # α is split over these (Bonferroni): compared rows, or a factorial study's effects
     difference_bounds: tuple[float, ...]  # |t| boundary per look of the 1 − α repeated intervals
     equivalence_bounds: tuple[float, ...]  # the same for 1 − 2α (two one-sided tests at α)
 
@@ -187,8 +187,8 @@ class SequentialPlan:
         margin = f", equivalence margin ±{self.margin:g}" if self.margin is not None else ""
         return (
             f"{METHOD}; looks at {', '.join(map(str, self.looks))} seeds, α = {self.alpha:g} familywise "
-            f"(α = {self.alpha_per_row:.4g} per row, Bonferroni over {self.compared_rows} compared "
-            f"row{'s' if self.compared_rows != 1 else ''}){margin}"
+            f"(α = {self.alpha_per_row:.4g} per verdict, Bonferroni over {self.compared_rows} compared "
+            f"row{'s' if self.compared_rows != 1 else ''} or effect{'s' if self.compared_rows != 1 else ''}){margin}"
         )
 
     def to_dict(self) -> dict[str, Any]:
