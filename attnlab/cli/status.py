@@ -19,6 +19,8 @@ HELP = "a study's cells by state (and with --slurm its SLURM jobs), from its sto
 
 def build_parser() -> argparse.ArgumentParser:
     from attnlab.ablations.registry import DEFAULT_PROFILE
+    from attnlab.option_ranges import int_in
+    from attnlab.sweeps.options import MAX_RETRIES
     from attnlab.sweeps.storage import DEFAULT_STORAGE
     from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES
 
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slurm", action="store_true", help="also the study's SLURM jobs and their states (sacct)")
     parser.add_argument(
         "--max-retries",
-        type=int,
+        type=int_in(0, MAX_RETRIES),
         default=DEFAULT_MAX_RETRIES,
         help="retries the workers allow a lost cell, to tell lost from failed (default: %(default)s)",
     )
@@ -40,10 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _study_name(study: str, profile: str) -> str:
-    from attnlab.ablations import load_study
+    """The Optuna study's name; the profile is checked as ``ablate`` checks it (a built-in or a readable file)."""
+    from attnlab.ablations import load_study, profile_path
     from attnlab.sweeps.storage import optuna_study_name
 
-    return study if "@" in study else optuna_study_name(load_study(study).name, profile)
+    if "@" in study:
+        return study
+    profile_path(profile)
+    return optuna_study_name(load_study(study).name, profile)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:

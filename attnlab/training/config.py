@@ -28,6 +28,7 @@ from lightning.pytorch.trainer.connectors.accelerator_connector import _Accelera
 from attnlab.datamodules import DigitsDataModule
 from attnlab.errors import ConfigError
 from attnlab.modules.classifier import AttentionClassifier
+from attnlab.modules.feature_maps import check_spatial_kernel
 
 DEFAULT_ROOT = "runs/train"
 TRAIN_DESCRIPTION = "Train one attention design on one dataset (-c config.yaml, dotted overrides, every Trainer flag)."
@@ -115,6 +116,10 @@ class _ValidatingCLI(AttnlabCLI):
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")
         check_trainer_settings(self._get(self.config_init, "trainer", default={}))
+        if self.build_device == "meta" and self.model.attention.kernel_size is not None:
+            check_spatial_kernel(
+                self.model.attention.kernel_size, self.model, self.datamodule.in_channels, self.datamodule.image_size
+            )
 
 
 def _check_accelerator(accelerator: Any) -> None:
