@@ -12,9 +12,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
-from attnlab.reports.effects import FactorialRuns
+from attnlab.ablations import load_study
+from attnlab.ablations.factorial import FactorialLayout, factorial_layout
+from attnlab.cli.main import main as attnlab
 from attnlab.reports.report import (
     EFFECTS_FILES,
     FIGURES_FOLDER,
@@ -29,7 +32,10 @@ from attnlab.reports.report import (
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import to_markdown
 from attnlab.stats.designs import fractional_factorial, full_factorial
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR, CellRecord
+from attnlab.sweeps.storage import open_storage
+
+COMPLETE = optuna.trial.TrialState.COMPLETE
 
 T_975_DF2 = 4.302652729749464  # Student t table, two-sided 95%
 RUNS = ("none", "channel", "spatial", "cbam")  # the design's runs in order: (-,-), (+,-), (-,+), (+,+)
@@ -59,7 +65,7 @@ def _report(values: dict[int, tuple[float | None, ...]], **options: float) -> Re
         rows=RUNS,
         seeds=tuple(values),
         baseline="none",
-        factorial=FactorialRuns(full_factorial(list(LEVELS)), RUNS, LEVELS),
+        factorial=FactorialLayout(full_factorial(list(LEVELS)), RUNS, LEVELS),
     )
     return build_report(LoadedStudy(spec, _records(values), "hand-made"), **options)
 
@@ -197,7 +203,7 @@ def test_a_fraction_shows_its_aliases() -> None:
         rows=runs,
         seeds=(0, 1, 2),
         baseline="run0",
-        factorial=FactorialRuns(design, runs, {factor: ("lo", "hi") for factor in design.factors}),
+        factorial=FactorialLayout(design, runs, {factor: ("lo", "hi") for factor in design.factors}),
     )
     rng = np.random.default_rng(0)
     records = [
@@ -214,3 +220,31 @@ def test_a_fraction_shows_its_aliases() -> None:
     assert "2^(3−1) fraction of resolution III, 4 runs per seed, generators z = x × y: each estimate" in " ".join(
         report.notes()
     )
+
+
+def test_cli_reports_the_effects_of_a_stored_factorial_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definition = load_study("cbam-gates")
+    layout = factorial_layout(definition)
+    assert layout is not None
+    url = str(tmp_path / "attnlab.journal")
+    study = optuna.create_study(study_name="cbam-gates@quick", storage=open_storage(url))
+    study.set_user_attr(STUDY_DEFINITION_ATTR, definition.to_dict())
+    study.set_user_attr(STUDY_PROFILE_ATTR, "quick")
+    for seed, errors in TOP1.items():
+        for row, error in zip(layout.run_rows, errors, strict=True):
+            record = CellRecord(study="cbam-gates", row=row, seed=seed, metrics={"test/top1_err": error})
+            study.add_trial(optuna.trial.create_trial(state=COMPLETE, value=error, user_attrs=record.to_user_attrs()))
+    out = tmp_path / "out"
+    assert attnlab(["report", "cbam-gates", "--storage", url, "-o", str(out), "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)["effects"]
+    assert payload["design"] == "full factorial 2^2, 4 runs per seed: nothing aliased" and payload["seeds"] == [0, 1, 2]
+    assert [row["effect"] for row in payload["effects"]] == [
+        "channel gate",
+        "spatial gate",
+        "channel gate × spatial gate",
+    ]
+    assert payload["effects"][0]["levels"] == "channel on vs channel off"
+    assert payload["effects"][0]["estimate"] == pytest.approx(-25 / 12)
+    assert (out / "effects.tex").is_file() and (out / FIGURES_FOLDER / "interaction.svg").is_file()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from attnlab.ablations.factorial import FactorialLayout, design_responses, named_generators
 from attnlab.reports.aggregate import format_p
 from attnlab.reports.cells import COMPLETE
 from attnlab.reports.spec import StudySpec
@@ -27,19 +28,10 @@ SHOWN_ALIAS_ORDER = 3  # aliases up to three-factor interactions by name; longer
 
 
 @dataclass(frozen=True)
-class FactorialRuns:
-    """What the report needs of a factorial study: its design, the row of each run, each axis's low and high."""
-
-    design: TwoLevelDesign
-    run_rows: tuple[str, ...]
-    levels: dict[str, tuple[Any, Any]]
-
-
-@dataclass(frozen=True)
 class EffectsAnalysis:
     """A factorial study's effects, the complete replicates they rest on and the seeds left out."""
 
-    runs: FactorialRuns
+    layout: FactorialLayout
     metric: str
     seeds: tuple[int, ...]  # seeds with every run of the design complete: one replicate each
     left_out: tuple[int, ...]  # the study's other seeds (a run failed, running or missing)
@@ -51,51 +43,45 @@ class EffectsAnalysis:
 
     @property
     def design(self) -> TwoLevelDesign:
-        return self.runs.design
+        return self.layout.design
 
     @property
     def words(self) -> list[str]:
         return estimable_words(self.design)
 
 
-def _replicates(runs: FactorialRuns, cells: pd.DataFrame, metric: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
-    complete = cells[(cells["state"] == COMPLETE) & cells[metric].notna()]
-    done = {(row, int(seed)) for row, seed in zip(complete["row"], complete["seed"], strict=True)}
-    return tuple(seed for seed in seeds if all((row, seed) in done for row in runs.run_rows))
-
-
 def analyse_effects(
-    runs: FactorialRuns, cells: pd.DataFrame, spec: StudySpec, effect: float | None, margin: float | None
+    layout: FactorialLayout, cells: pd.DataFrame, spec: StudySpec, effect: float | None, margin: float | None
 ) -> EffectsAnalysis:
     """The effects of ``spec.metric`` over the seeds whose every run is complete (none below two of them)."""
-    seeds = _replicates(runs, cells, spec.metric, spec.seeds)
-    values = cells.set_index(["row", "seed"])[spec.metric]
-    responses = np.array([[values[(row, seed)] for row in runs.run_rows] for seed in seeds], dtype=float)
-    responses = responses.reshape(len(seeds), len(runs.run_rows))
+    complete = cells[cells["state"] == COMPLETE].set_index(["row", "seed"])[spec.metric]
+
+    def value(row: str, seed: int) -> float | None:
+        return float(complete[(row, seed)]) if (row, seed) in complete.index else None
+
+    responses, seeds = design_responses(layout, value, spec.seeds)
     effects: dict[str, Effect] = {}
     difference = math.nan
     if len(seeds) >= MIN_REPLICATES:
-        found = factorial_effects(runs.design, responses, spec.direction == "minimize", margin, effect)
+        found = factorial_effects(layout.design, responses, spec.direction == "minimize", margin, effect)
         effects = {found_effect.word: found_effect for found_effect in found}
-        ols = ols_cross_check(runs.design, responses)
+        ols = ols_cross_check(layout.design, responses)
         difference = max(abs(effects[word].estimate - ols[word][0]) for word in effects)
     left_out = tuple(seed for seed in spec.seeds if seed not in seeds)
-    return EffectsAnalysis(runs, spec.metric, seeds, left_out, responses, effects, difference, margin, effect)
+    return EffectsAnalysis(layout, spec.metric, seeds, left_out, responses, effects, difference, margin, effect)
 
 
-def _label(value: Any) -> str:
-    return str(value)
-
-
-def levels_text(runs: FactorialRuns, word: str) -> str:
+def levels_text(layout: FactorialLayout, word: str) -> str:
     """``on vs off`` for a main effect; for an interaction, the runs at like levels against those at unlike."""
-    factors = [runs.design.factor_of(letter) for letter in word]
+    factors = [layout.design.factor_of(letter) for letter in word]
     if len(factors) == 1:
-        low, high = runs.levels[factors[0]]
-        return f"{_label(high)} vs {_label(low)}"
-    (first_low, first_high), (second_low, second_high) = (runs.levels[factor] for factor in factors)
-    like = f"{_label(first_high)}·{_label(second_high)} & {_label(first_low)}·{_label(second_low)}"
-    unlike = f"{_label(first_high)}·{_label(second_low)} & {_label(first_low)}·{_label(second_high)}"
+        low, high = layout.levels[factors[0]]
+        return f"{high} vs {low}"
+    (first_low, first_high), (second_low, second_high) = (layout.levels[factor] for factor in factors)
+    like, unlike = (
+        f"{first_high}·{second_high} & {first_low}·{second_low}",
+        f"{first_high}·{second_low} & {first_low}·{second_high}",
+    )
     return f"{like} vs {unlike}"
 
 
@@ -123,16 +109,6 @@ def verdict_text(found: Effect, margin: float | None) -> str:
     return text
 
 
-def generators_text(design: TwoLevelDesign) -> list[str]:
-    """Each generator in the study's axis names: ``c = -ab`` as ``z = −x × y``."""
-    texts = []
-    for generator in design.generators:
-        letter, word = (part.strip() for part in generator.split("="))
-        sign = "−" if word.startswith("-") else ""
-        texts.append(f"{design.factor_of(letter)} = {sign}{effect_name(design, word.lstrip('-'))}")
-    return texts
-
-
 def design_text(design: TwoLevelDesign) -> str:
     """``full factorial 2^2, 4 runs per seed: nothing aliased`` or the fraction with its generators."""
     factors = len(design.factors)
@@ -142,7 +118,7 @@ def design_text(design: TwoLevelDesign) -> str:
     roman = next(name for name, level in RESOLUTIONS.items() if level == design.resolution)
     return (
         f"2^({factors}−{fraction}) fraction of resolution {roman}, {design.runs} runs per seed, generators "
-        f"{', '.join(generators_text(design))}: each estimate is its effect plus its aliases (column 'Aliases'), "
+        f"{', '.join(named_generators(design))}: each estimate is its effect plus its aliases (column 'Aliases'), "
         "read as the effect on the assumption that those are negligible"
     )
 
@@ -186,7 +162,7 @@ def effects_payload(analysis: EffectsAnalysis) -> dict[str, Any]:
         row: dict[str, Any] = {
             "effect": effect_name(analysis.design, word),
             "word": word,
-            "levels": levels_text(analysis.runs, word),
+            "levels": levels_text(analysis.layout, word),
             "aliases": [effect_name(analysis.design, other) for other in analysis.design.aliases_of(word)],
         }
         if found is None:
@@ -197,7 +173,7 @@ def effects_payload(analysis: EffectsAnalysis) -> dict[str, Any]:
         rows.append(row)
     return {
         "design": design_text(analysis.design),
-        "generators": generators_text(analysis.design),
+        "generators": named_generators(analysis.design),
         "seeds": list(analysis.seeds),
         "left_out": list(analysis.left_out),
         "ols_max_difference": _finite(analysis.ols_difference),

@@ -379,7 +379,7 @@ def effects_figures(report: Report) -> list[ReportFigure]:
     design = analysis.design
     if design.kind == "full" and len(design.factors) == 2:
         first, second = design.factors
-        labels = tuple([str(value) for value in analysis.runs.levels[factor]] for factor in design.factors)
+        labels = tuple(list(analysis.layout.levels[factor]) for factor in design.factors)
         figures.append(
             ReportFigure(
                 "interaction",

@@ -17,7 +17,7 @@ from attnlab.stats.sequential import SequentialPlan
 from attnlab.sweeps.records import CellRecord
 
 if TYPE_CHECKING:
-    from attnlab.reports.effects import FactorialRuns
+    from attnlab.ablations.factorial import FactorialLayout
 
 DEFAULT_METRIC = "test/top1_err"
 # Scores a cell logs; cost/* is logged too but reported through the cost columns, and loggers'
@@ -43,13 +43,15 @@ class StudySpec:
     # The seeds-until-decided plan the study ran under (``attnlab ablate --until-decided``), if any.
     sequential: SequentialPlan | None = None
     # A factorial study's design over its rows (the Effects table); None for a one-at-a-time study.
-    factorial: FactorialRuns | None = None
+    factorial: FactorialLayout | None = None
 
     @classmethod
     def from_definition(
         cls, definition: Any, profile: str | None, sequential: SequentialPlan | None = None
     ) -> StudySpec:
         """From an ``attnlab.ablations.StudyDefinition`` (rows keyed by name, in table order)."""
+        from attnlab.ablations.factorial import factorial_layout
+
         rows = tuple(definition.rows)
         baselines = {row: definition.baseline_for(row) for row in rows}
         return cls(
@@ -63,6 +65,7 @@ class StudySpec:
             row_baselines={row: of for row, of in baselines.items() if of != definition.baseline},
             paper={row: dict(numbers) for row, numbers in (definition.paper or {}).items()},
             sequential=sequential,
+            factorial=factorial_layout(definition),
         )
 
     @classmethod

@@ -227,7 +227,7 @@ def effects_table(analysis: EffectsAnalysis) -> Table:
     body = []
     for word in analysis.words:
         found = analysis.effects.get(word)
-        row = [effect_name(analysis.design, word), levels_text(analysis.runs, word)]
+        row = [effect_name(analysis.design, word), levels_text(analysis.layout, word)]
         if found is None:
             row += [NEEDS_SEEDS if label == "Verdict" else NOT_AVAILABLE for label, _, _ in numbers]
         else:
