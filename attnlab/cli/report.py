@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnlab report",
         description=f"{HELP}. Writes report.md, table.tex (booktabs), summary.csv, cells.csv, summary.json and "
-        "a self-contained report.html, and prints the Markdown table (--format json: the aggregated rows). After "
+        "a self-contained report.html, and prints the Markdown table (--format json: the aggregated rows). A factorial "
+        "study adds its Effects table (also effects.tex and effects.csv, and 'effects' in the JSON). After "
         "'attnlab explain' the table has its localisation columns and the HTML its galleries.",
     )
     add_source_options(parser)
