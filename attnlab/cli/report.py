@@ -12,6 +12,7 @@ from pathlib import Path
 
 from attnlab.ablations import DEFAULT_PROFILE
 from attnlab.cli.output import add_format_option, print_json
+from attnlab.errors import ConfigError
 from attnlab.reports.spec import DEFAULT_METRIC, LoadedStudy
 
 HELP = "ablation table over seeds with intervals, paired tests, plots and HTML"
@@ -21,7 +22,6 @@ DEFAULT_REPORT_ROOT = Path("runs/reports")
 def study_name(study: str) -> str:
     """The study's name: ``STUDY`` as given, or the name inside a study ``.yaml`` file (as ``ablate`` took it);
     either way a plain name, as it names the output folder runs/reports/STUDY."""
-    from attnlab.errors import ConfigError
 
     if Path(study).suffix not in (".yaml", ".yml"):
         from attnlab.safe_paths import check_path_name
@@ -38,12 +38,28 @@ def study_name(study: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def checked_profile(profile: str) -> str:
+    """The profile as given, once it is checked as ``ablate`` checks it (a built-in or a readable profile file)."""
+    from attnlab.ablations import profile_path
+
+    try:
+        profile_path(profile)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return profile
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """The study, where its cells are read from, and the output folder (shared with ``attnlab explain``)."""
     parser.add_argument(
         "study", type=study_name, help="study name or the study .yaml file (the W&B group; a label for --logs)"
     )
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile the study ran under (default: %(default)s)")
+    parser.add_argument(
+        "--profile",
+        type=checked_profile,
+        default=DEFAULT_PROFILE,
+        help="profile the study ran under (default: %(default)s)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--storage", metavar="URL", help="Optuna storage the study ran on (default: the sweeps')")
     source.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read the study's runs through the W&B public API")
