@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
 from optuna_dashboard._note import get_note_from_system_attrs
 
 from attnlab.ablations import Cell
@@ -28,13 +30,16 @@ def test_design_axes_become_categorical_params_over_the_study_levels() -> None:
     assert distributions["model.attention.kernel"] == CategoricalDistribution(["[3, 3]"])
 
 
-def test_a_cell_gets_params_curve_note_and_metric_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_cell_gets_params_curve_note_and_metric_name(tmp_path: Path, kind: str) -> None:
     (tmp_path / "metrics.csv").write_text("epoch,step,val/top1_err,train/loss\n0,9,40.0,\n0,9,,1.2\n1,19,31.5,\n")
     assert read_curve(str(tmp_path)) == {0: 40.0, 1: 31.5}
-    study = optuna.create_study(study_name="demo@quick", storage=open_storage(str(tmp_path / "s.journal")))
-    trial = study.ask()
-    annotate_cell(study, trial._trial_id, CELLS[3], CELLS, "test/top1_err", str(tmp_path))
-    study.tell(trial, 21.0)
+    storage = open_storage(str(tmp_path / "s.journal") if kind == "journal" else f"sqlite:///{tmp_path / 's.db'}")
+    study = optuna.create_study(study_name="demo@quick", storage=storage)
+    # A worker claims through the raw storage, which a database's study caches behind (Optuna's _CachedStorage).
+    trial_id = storage.create_new_trial(study._study_id)
+    annotate_cell(study, trial_id, CELLS[3], CELLS, "test/top1_err", str(tmp_path))
+    storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [21.0])
     frozen = study.trials[0]
     assert frozen.params == {
         "row": "cbam",

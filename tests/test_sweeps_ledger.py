@@ -52,13 +52,20 @@ def test_finished_cells_are_never_claimed_again() -> None:
     assert (progress.total, progress.complete, progress.failed, progress.finished) == (2, 1, 1, 2)
 
 
-def test_lost_attempts_are_retried_up_to_the_limit() -> None:
-    lost = _attempt(0, "base/seed0", TrialState.FAIL, reason="worker lost: no heartbeat for 3 s")
+def test_attempts_whose_worker_was_seen_to_die_are_retried_up_to_the_limit() -> None:
+    died = "worker died: killed by SIGKILL"
+    lost = _attempt(0, "base/seed0", TrialState.FAIL, End.DIED, reason=died)
     assert Ledger(["base/seed0"], [lost], max_retries=1).claimable() == ["base/seed0"]  # its one retry
-    exhausted = Ledger(["base/seed0"], [lost, _attempt(1, "base/seed0", TrialState.FAIL)], max_retries=1)
+    again = _attempt(1, "base/seed0", TrialState.FAIL, End.DIED, reason=died)
+    exhausted = Ledger(["base/seed0"], [lost, again], max_retries=1)
     assert exhausted.claimable() == [] and exhausted.is_failed("base/seed0") and exhausted.finished
     assert not exhausted.owns("base/seed0", 2)
-    assert exhausted.failures() == {"base/seed0": "no reason recorded"}
+    assert exhausted.failures() == {"base/seed0": died}
+
+
+def test_losses_nobody_saw_are_the_machines_and_do_not_use_up_retries() -> None:
+    unseen = [_attempt(number, "base/seed0", TrialState.FAIL) for number in range(3)]
+    assert Ledger(["base/seed0"], unseen, max_retries=1).claimable() == ["base/seed0"]
 
 
 def test_a_second_claim_of_a_running_cell_is_superseded(tmp_path: Path) -> None:

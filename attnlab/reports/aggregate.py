@@ -29,7 +29,7 @@ from attnlab.stats.comparisons import (
     seed_interval,
     seeds_needed,
 )
-from attnlab.stats.sequential import Schedule, decision_text, replay
+from attnlab.stats.sequential import Schedule, decision_text, replay, replay_factorial
 from attnlab.sweeps.records import StepTiming
 
 CORRECTIONS = ("holm", "none")
@@ -110,7 +110,8 @@ def _verdict(summary_row: pd.Series, spec: StudySpec, p_column: str) -> str:
 
 
 def sequential_schedule(cells: pd.DataFrame, spec: StudySpec) -> Schedule | None:
-    """The seeds-until-decided replay on the report's cells (the launcher's own rule); None without a plan."""
+    """The seeds-until-decided replay on the report's cells (the launcher's own rule, by effect for a factorial
+    study, by row otherwise); None without a plan."""
     if spec.sequential is None:
         return None
     by_cell = cells.set_index(["row", "seed"])
@@ -123,6 +124,8 @@ def sequential_schedule(cells: pd.DataFrame, spec: StudySpec) -> Schedule | None
             return float(cell[spec.metric])
         return math.nan if cell["state"] == "failed" else None
 
+    if spec.factorial is not None:  # its rounds added whole replicates while an effect was open
+        return replay_factorial(spec.sequential, spec.factorial.design, spec.factorial.run_rows, value)
     return replay(spec.sequential, spec.baseline_map(), value)
 
 

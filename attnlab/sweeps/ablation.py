@@ -21,7 +21,7 @@ from attnlab.sweeps.ledger import Ledger, Progress
 from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.placement import Placement, plan_placement
 from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
-from attnlab.sweeps.rounds import decision_lines, run_rounds
+from attnlab.sweeps.rounds import compared_count, decision_lines, run_rounds
 from attnlab.sweeps.session import Session, open_session, profile_settings
 from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
 from attnlab.sweeps.slurm_options import SlurmOptions
@@ -55,7 +55,7 @@ class UntilDecided:
     step: int | None = None
 
     def plan(self, study: StudyDefinition) -> SequentialPlan:
-        compared = sum(study.baseline_for(row) != row for row in study.rows)
+        compared = compared_count(study)
         return SequentialPlan.for_study(
             study.seeds, self.max_seeds, step=self.step, margin=self.margin, compared_rows=compared
         )

@@ -20,6 +20,7 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalChoiceType, CategoricalDistribution
 from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
 from attnlab.ablations import Cell
 
@@ -78,6 +79,9 @@ def annotate_trial(
     import optuna_dashboard
 
     storage: BaseStorage = study._storage
+    # A database's study reads through Optuna's trial cache, which learns of a trial the worker created through the
+    # raw storage only when it next reads the study (after its first read, only unfinished and new trials).
+    study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     distributions = design_distributions(cells)
     for key, value in cell_params(cell, distributions).items():
         distribution = distributions[key]

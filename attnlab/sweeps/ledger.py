@@ -14,8 +14,12 @@ declared lost while still alive (no beat reached the storage for the grace perio
 already failed when it reports, and drops its result: a cell is recorded once even then.
 
 Retries. A worker that dies stops beating; any other worker declares its attempt lost (see
-:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again, until it has been lost
-``max_retries + 1`` times. An interrupted attempt (Ctrl-C) is void: the cell is still to do.
+:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again. A loss is charged to the cell
+only when its launcher saw the worker die while the launcher itself lived (the attempt is marked
+``died``); charged losses are retried ``max_retries`` times. A loss nobody saw (the launcher, the
+node or the database went with it) is a machine's: free, but capped at ``MAX_MACHINE_LOSSES``, so
+a cell that takes its node down every time still ends. An interrupted attempt (Ctrl-C) is void:
+the cell is still to do.
 """
 
 from __future__ import annotations

@@ -43,6 +43,6 @@ def open_session(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if options.wandb:
         check_ready()
-    storage = open_storage(options.storage)
+    storage = open_storage(options.storage, storage_timeout_s=options.storage_timeout_s)
     study = open_study(storage, options.storage, name, direction, settings, attrs, before_create=validate)
     return Session(storage, study, storage.get_study_id_from_name(name))
