@@ -43,6 +43,7 @@ def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["explain", "probe", "--logs", "logs", "--images", "100000"], "--images: 100000 is out of range"),
         (["ablate", "cbam-arrangement", "--storage-timeout", "0"], "--storage-timeout: 0 is out of range"),
         (["sweep", "x.yaml", "--storage-timeout", "soon"], "--storage-timeout: 'soon' is not an integer"),
+        (["status", "cbam-arrangement", "--storage-timeout", "0"], "--storage-timeout: 0 is out of range"),
         (["status", "cbam-arrangement", "--max-retries", "-1"], "--max-retries: -1 is out of range"),
     ],
 )

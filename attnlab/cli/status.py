@@ -20,7 +20,7 @@ HELP = "a study's cells by state (and with --slurm its SLURM jobs), from its sto
 def build_parser() -> argparse.ArgumentParser:
     from attnlab.ablations.registry import DEFAULT_PROFILE
     from attnlab.option_ranges import int_in
-    from attnlab.sweeps.options import MAX_RETRIES
+    from attnlab.sweeps.options import MAX_RETRIES, add_storage_timeout_argument
     from attnlab.sweeps.storage import DEFAULT_STORAGE
     from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RETRIES,
         help="retries the workers allow a lost cell, to tell lost from failed (default: %(default)s)",
     )
+    add_storage_timeout_argument(parser)
     add_format_option(parser)
     return parser
 
@@ -65,7 +66,7 @@ def main(argv: list[str]) -> int:
     from attnlab.sweeps.study_status import study_status
 
     args = build_parser().parse_args(argv)
-    status = study_status(args.storage, _study_name(args.study, args.profile), args.max_retries)
+    status = study_status(args.storage, _study_name(args.study, args.profile), args.max_retries, args.storage_timeout)
     tasks = slurm_tasks(status.slurm_jobs) if args.slurm else []
     if args.format == "json":
         payload = status.to_dict() | ({"slurm_tasks": [task.to_dict() for task in tasks]} if args.slurm else {})

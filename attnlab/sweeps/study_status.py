@@ -32,7 +32,7 @@ from attnlab.sweeps.attempts import (
 from attnlab.sweeps.ledger import Ledger
 from attnlab.sweeps.settings import stored_settings
 from attnlab.sweeps.slurm import SLURM_JOBS_ATTR
-from attnlab.sweeps.storage import is_database, open_storage
+from attnlab.sweeps.storage import DEFAULT_STORAGE_TIMEOUT_S, is_database, open_storage
 
 STATES = ("complete", "failed", "running", "lost", "interrupted", "pending")
 
@@ -113,12 +113,15 @@ def _trial_status(trial: FrozenTrial) -> CellStatus:
     return CellStatus(f"trial {trial.number}", state, 1, detail=detail, **_who(trial))
 
 
-def study_status(url: str, name: str, max_retries: int) -> StudyStatus:
-    """The status of Optuna study ``name`` (``STUDY@PROFILE``) in the storage at ``url``."""
+def study_status(
+    url: str, name: str, max_retries: int, storage_timeout_s: int = DEFAULT_STORAGE_TIMEOUT_S
+) -> StudyStatus:
+    """The status of Optuna study ``name`` (``STUDY@PROFILE``) in the storage at ``url`` (a database outage waited
+    out for up to ``storage_timeout_s``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not is_database(url) and not Path(url).is_file():
         raise ConfigError(f"--storage {url}: no such journal file; give the --storage the study ran on")
-    storage = open_storage(url)
+    storage = open_storage(url, storage_timeout_s=storage_timeout_s)
     names = optuna.get_all_study_names(storage)
     if name not in names:
         shown = ", ".join(sorted(names)) or "none"
