@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
-from attnlab.sweeps.ledger import Ledger, claim
+from attnlab.sweeps.ledger import Ledger, LiveLedger, claim
 from attnlab.sweeps.storage import Heartbeat, open_storage
 
 CELLS = ["base/seed0", "cbam/seed0"]
@@ -72,9 +72,11 @@ def test_a_second_claim_of_a_running_cell_is_superseded(tmp_path: Path) -> None:
     storage = open_storage(str(tmp_path / "s.journal"), heartbeat=Heartbeat(1, 3))
     study = optuna.create_study(storage=storage, study_name="s@quick")
     study_id = storage.get_study_id_from_name("s@quick")
-    first = claim(storage, study_id, "base/seed0", CELLS, max_retries=2)
+    live = LiveLedger(storage, study_id, CELLS, max_retries=2)
+    first = claim(live, "base/seed0")
     assert first is not None and first.number == 0
-    assert claim(storage, study_id, "base/seed0", CELLS, max_retries=2) is None
+    assert claim(LiveLedger(storage, study_id, CELLS, max_retries=2), "base/seed0") is None
+    assert claim(live, "base/seed0") is None  # the ledger that won it sees its own claim running
     loser = study.trials[1]
     assert loser.state == TrialState.FAIL and loser.system_attrs[END_ATTR] == "superseded"
     assert "attnlab.row" not in loser.user_attrs  # invisible to reports

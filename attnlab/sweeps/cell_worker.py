@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
@@ -22,7 +21,8 @@ from attnlab.sweeps.checkpoints import keep_checkpoints
 from attnlab.sweeps.dashboard_meta import annotate_cell
 from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop
 from attnlab.sweeps.execution import Outcome, RunSpec, execute
-from attnlab.sweeps.ledger import Claim, Ledger, claim, pick
+from attnlab.sweeps.ledger import Claim, LiveLedger, claim, pick
+from attnlab.sweeps.polling import Backoff
 from attnlab.sweeps.records import CellRecord
 from attnlab.sweeps.resume import resume_override
 from attnlab.sweeps.settings import log_folder
@@ -38,7 +38,8 @@ from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
 from attnlab.sweeps.worker_spec import WorkerContext
 
 _logger = logging.getLogger(__name__)
-MAX_POLL_S = 5.0  # how often an idle worker looks again for cells freed by dead workers
+FIRST_POLL_S = 1.0  # an idle worker's first wait before it looks again for cells freed by dead workers
+MAX_POLL_S = 60.0  # its longest wait, doubling while nothing is left for it (capped by the heartbeat interval)
 
 
 def study_cells(context: WorkerContext) -> dict[str, Cell]:
@@ -145,21 +146,23 @@ def run_cells(context: WorkerContext) -> None:
             ensure_step_timing(context, list(cells.values()))
 
     lost_races = 0
-    poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
+    beat_s = float(context.spec.heartbeat_interval_s)
+    idle = Backoff(min(FIRST_POLL_S, beat_s), min(MAX_POLL_S, beat_s))
+    live = LiveLedger(context.storage, context.study_id, names, context.spec.max_retries)
     while True:
         fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
-        trials = context.storage.get_all_trials(context.study_id, deepcopy=False)
-        ledger = Ledger(names, trials, context.spec.max_retries)
+        ledger = live.current()
         if ledger.finished:
             time_steps_once()
             return
         claimable = ledger.claimable()
         if not claimable:  # others are running the rest: wait in case one of them dies
             time_steps_once()
-            time.sleep(poll_s)
+            idle.wait()
             continue
+        idle.reset()
         name = pick(claimable, context.spec.slot + lost_races)
-        claimed = claim(context.storage, context.study_id, name, names, context.spec.max_retries)
+        claimed = claim(live, name)
         if claimed is None:
             lost_races += 1
         else:

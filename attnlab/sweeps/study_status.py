@@ -88,7 +88,7 @@ def _cell_status(name: str, attempts: Sequence[FrozenTrial], ledger: Ledger, met
         value = f"{metric} = {done.value:#.4g}" if metric and done.value is not None else ""
         return CellStatus(name, "complete", len(tried), detail=value, **_who(done))
     if ledger.is_failed(name):
-        return CellStatus(name, "failed", len(tried), detail=ledger.failures()[name], **_who(last))
+        return CellStatus(name, "failed", len(tried), detail=ledger.failure(name) or "", **_who(last))
     if ledger.is_running(name):
         running = next(trial for trial in tried if standing(trial) is Standing.ACTIVE)
         return CellStatus(name, "running", len(tried), **_who(running))

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 from sweep_helpers import race
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.ledger import claim
+from attnlab.sweeps.ledger import LiveLedger, claim
 from attnlab.sweeps.settings import SETTINGS_ATTR, open_study
 from attnlab.sweeps.storage import Heartbeat, open_storage
 
@@ -19,8 +19,9 @@ CELLS = ["base/seed0", "cbam/seed0"]
 def _claim(url: str, start: Any, results: Any) -> None:
     storage = open_storage(url, heartbeat=Heartbeat(1, 3))
     study_id = storage.get_study_id_from_name("s@quick")
+    live = LiveLedger(storage, study_id, CELLS, max_retries=2)
     start.wait()
-    results.put(claim(storage, study_id, "base/seed0", CELLS, max_retries=2) is not None)
+    results.put(claim(live, "base/seed0") is not None)
 
 
 def test_workers_racing_for_one_cell_agree_on_a_single_winner(shared_url: str) -> None:
