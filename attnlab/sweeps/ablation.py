@@ -17,7 +17,7 @@ from attnlab.ablations import StudyDefinition, load_study, validate_study
 from attnlab.errors import ConfigError
 from attnlab.stats.sequential import SequentialPlan
 from attnlab.sweeps.launcher import run_workers
-from attnlab.sweeps.ledger import Ledger, Progress
+from attnlab.sweeps.ledger import Ledger, LiveLedger, Progress
 from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.placement import Placement, plan_placement
 from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
@@ -107,8 +107,8 @@ def run_ablation(
         return _run_until_decided(session, study, plan, name, placement, options, console)
     wanted = [cell] if cell else names
 
-    def ledger() -> Ledger:
-        return Ledger(wanted, session.storage.get_all_trials(session.study_id, deepcopy=False), options.max_retries)
+    live = LiveLedger(session.storage, session.study_id, wanted, options.max_retries)
+    ledger = live.current
 
     before = ledger().progress()
     if before.finished == before.total:
@@ -141,9 +141,10 @@ def _run_until_decided(
     console: Console,
 ) -> int:
     def run_round(cells: list[str]) -> int:
+        live = LiveLedger(session.storage, session.study_id, cells, options.max_retries)
+
         def progress() -> Progress:
-            trials = session.storage.get_all_trials(session.study_id, deepcopy=False)
-            return Ledger(cells, trials, options.max_retries).progress()
+            return live.current().progress()
 
         spec = options.worker_spec(name, cells=cells)
         return run_workers(spec, placement.limited_to(len(cells)), progress, console)

@@ -19,7 +19,7 @@ from attnlab.sweeps.launcher import run_workers
 from attnlab.sweeps.options import LaunchOptions
 from attnlab.sweeps.placement import plan_placement
 from attnlab.sweeps.records import ATTR_PREFIX, STUDY_PROFILE_ATTR
-from attnlab.sweeps.search_worker import search_progress
+from attnlab.sweeps.search_worker import SearchTally
 from attnlab.sweeps.session import Session, open_session, profile_settings
 from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
 from attnlab.sweeps.slurm_options import SlurmOptions
@@ -98,8 +98,10 @@ def run_sweep(
     attrs = {STUDY_PROFILE_ATTR: sweep.profile}
     session = open_session(options, name, sweep.direction, settings, attrs, validate=lambda: validate_sweep(sweep))
 
+    tally = SearchTally(session.storage, session.study_id)
+
     def progress() -> Any:
-        return search_progress(session.storage.get_all_trials(session.study_id, deepcopy=False), sweep.n_trials)
+        return tally.refresh().progress(sweep.n_trials)
 
     before = progress()
     status = 0

@@ -9,13 +9,12 @@ trials (two workers asking at once) is marked superseded and trains nothing.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
-from optuna.trial import FrozenTrial, TrialState
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
 from attnlab.ablations.overrides import SEED_KEY
 from attnlab.errors import ConfigError
@@ -23,9 +22,11 @@ from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end,
 from attnlab.sweeps.environment import STOPPED_REASON, EnvironmentStop
 from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
 from attnlab.sweeps.ledger import Progress
+from attnlab.sweeps.polling import Backoff
 from attnlab.sweeps.records import CellRecord
 from attnlab.sweeps.settings import log_folder
 from attnlab.sweeps.sweep_file import SweepDefinition
+from attnlab.sweeps.trial_feed import TrialFeed
 from attnlab.sweeps.trial_runs import (
     device_overrides,
     finished_record,
@@ -36,7 +37,8 @@ from attnlab.sweeps.trial_runs import (
 from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
 from attnlab.sweeps.worker_spec import WorkerContext
 
-MAX_POLL_S = 5.0
+FIRST_POLL_S = 1.0  # an idle search worker's first wait, doubling while the last trials run elsewhere
+MAX_POLL_S = 60.0  # its longest (capped by the heartbeat interval)
 
 
 class TrialEnded(Exception):
@@ -51,25 +53,40 @@ def _suggest(trial: optuna.Trial, key: str, distribution: BaseDistribution) -> A
     return suggest(key, distribution.low, distribution.high, step=step, log=distribution.log)
 
 
-def _counts(trials: Sequence[FrozenTrial]) -> dict[Standing, int]:
-    counts = dict.fromkeys(Standing, 0)
-    for trial in trials:
-        counts[standing(trial)] += 1
-    return counts
+class SearchTally:
+    """How the search's trials stand, kept current from what changed (:class:`~attnlab.sweeps.trial_feed.TrialFeed`):
+    a poll reads the new and unfinished trials only, and keeps each trial's standing, not the trial."""
 
+    def __init__(self, storage: BaseStorage, study_id: int) -> None:
+        self._feed = TrialFeed(storage, study_id)
+        self._standings: dict[int, tuple[Standing, TrialState]] = {}  # trial number -> (standing, state)
 
-def search_progress(trials: Sequence[FrozenTrial], n_trials: int) -> Progress:
-    """Trials of a search by state (pruned ones count as complete: they finished as intended)."""
-    final = [trial for trial in trials if standing(trial) is Standing.FINAL]
-    failed = sum(trial.state == TrialState.FAIL for trial in final)
-    running = sum(trial.state == TrialState.RUNNING for trial in trials)
-    return Progress(total=n_trials, complete=len(final) - failed, failed=failed, running=running)
+    def refresh(self) -> SearchTally:
+        for trial in self._feed.changed():
+            self._standings[trial.number] = (standing(trial), trial.state)
+        return self
 
+    def counts(self) -> dict[Standing, int]:
+        counts = dict.fromkeys(Standing, 0)
+        for held, _ in self._standings.values():
+            counts[held] += 1
+        return counts
 
-def _is_surplus(trials: Sequence[FrozenTrial], number: int, n_trials: int) -> bool:
-    """Whether ``n_trials`` lower-numbered trials already run or ran: then trial ``number`` is one too many."""
-    taken = [t for t in trials if t.number < number and standing(t) in (Standing.ACTIVE, Standing.FINAL)]
-    return len(taken) >= n_trials
+    def any_waiting(self) -> bool:
+        return any(state == TrialState.WAITING for _, state in self._standings.values())
+
+    def progress(self, n_trials: int) -> Progress:
+        """Trials of a search by state (pruned ones count as complete: they finished as intended)."""
+        final = [state for held, state in self._standings.values() if held is Standing.FINAL]
+        failed = final.count(TrialState.FAIL)
+        running = sum(state == TrialState.RUNNING for _, state in self._standings.values())
+        return Progress(total=n_trials, complete=len(final) - failed, failed=failed, running=running)
+
+    def is_surplus(self, number: int, n_trials: int) -> bool:
+        """Whether ``n_trials`` lower-numbered trials already run or ran: then trial ``number`` is one too many."""
+        live = (Standing.ACTIVE, Standing.FINAL)
+        taken = sum(held in live for other, (held, _) in self._standings.items() if other < number)
+        return taken >= n_trials
 
 
 class SearchObjective:
@@ -79,6 +96,7 @@ class SearchObjective:
         self.context = context
         self.sweep = sweep
         self.distributions = sweep.distributions()
+        self.tally = SearchTally(context.storage, context.study_id)
 
     def _trial_id(self, trial: optuna.Trial) -> int:
         return self.context.storage.get_trial_id_from_study_id_trial_number(self.context.study_id, trial.number)
@@ -133,8 +151,7 @@ class SearchObjective:
         trial_id = self._trial_id(trial)
         for key, value in runner_attrs().items():
             self.context.storage.set_trial_system_attr(trial_id, key, value)
-        trials = self.context.storage.get_all_trials(self.context.study_id, deepcopy=False)
-        if _is_surplus(trials, trial.number, self.sweep.n_trials):
+        if self.tally.refresh().is_surplus(trial.number, self.sweep.n_trials):
             raise self._end(trial_id, End.SUPERSEDED, f"the sweep's {self.sweep.n_trials} trials are taken")
         params = {key: _suggest(trial, key, distribution) for key, distribution in self.distributions.items()}
         try:
@@ -163,15 +180,16 @@ def run_search(context: WorkerContext) -> None:
     context.study.sampler = sweep.make_sampler(context.spec.slot)
     context.study.pruner = sweep.make_pruner()
     objective = SearchObjective(context, sweep)
-    poll_s = min(MAX_POLL_S, float(context.spec.heartbeat_interval_s))
+    beat_s = float(context.spec.heartbeat_interval_s)
+    idle = Backoff(min(FIRST_POLL_S, beat_s), min(MAX_POLL_S, beat_s))
     while True:
         fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
-        trials = context.storage.get_all_trials(context.study_id, deepcopy=False)
-        counts = _counts(trials)
+        tally = objective.tally.refresh()
+        counts = tally.counts()
         if counts[Standing.FINAL] >= sweep.n_trials:
             return
-        waiting = any(trial.state == TrialState.WAITING for trial in trials)
-        if counts[Standing.FINAL] + counts[Standing.ACTIVE] >= sweep.n_trials and not waiting:
-            time.sleep(poll_s)  # the rest are running elsewhere: wait in case one of them is lost
+        if counts[Standing.FINAL] + counts[Standing.ACTIVE] >= sweep.n_trials and not tally.any_waiting():
+            idle.wait()  # the rest are running elsewhere: wait in case one of them is lost
             continue
+        idle.reset()
         context.study.optimize(objective, n_trials=1, catch=(TrialEnded,))

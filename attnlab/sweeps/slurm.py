@@ -17,7 +17,6 @@ import io
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from attnlab.safe_paths import path_inside
 from attnlab.sweeps import ledger
 from attnlab.sweeps.launcher import progress_bar
 from attnlab.sweeps.options import LaunchOptions
+from attnlab.sweeps.polling import Backoff
 from attnlab.sweeps.session import Session
 from attnlab.sweeps.slurm_options import SlurmOptions
 from attnlab.sweeps.storage import is_database, shown_url
@@ -44,7 +44,8 @@ SLURM_JOBS_ATTR = "attnlab.slurm_jobs"  # the study's submitted array job ids, n
 NODE_LOCAL_ROOTS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 MAX_TIME_LIMITS = 1000  # how often one task may reach its time limit and come back (submitit's countdown)
-POLL_S = 2.0
+POLL_S = 2.0  # --wait's first wait between progress reads, and its wait again whenever something changed
+MAX_POLL_S = 30.0  # its longest wait while nothing changes (a SLURM study's cells take minutes)
 _ADVICE = "other nodes cannot reach it; use an RDB URL (postgresql://USER@HOST/DB) or a file on a shared filesystem"
 
 
@@ -232,9 +233,12 @@ def follow(jobs: list[submitit.Job], measure: Callable[[], ledger.Progress], con
         with progress_bar(console) as bar:
             state = measure()
             task = bar.add_task(spec.study, total=state.total, completed=state.finished, failed=0, running=0)
+            poll = Backoff(POLL_S, MAX_POLL_S)
             while state.finished < state.total and not all(job.done() for job in jobs):
-                time.sleep(POLL_S)
-                state = measure()
+                poll.wait()
+                before, state = state, measure()
+                if state != before:
+                    poll.reset()
                 bar.update(task, completed=state.finished, failed=state.failed, running=state.running)
     except KeyboardInterrupt:
         console.print(f"stopped following; the jobs keep running: {status_command(spec)}", soft_wrap=True)
