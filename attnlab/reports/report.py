@@ -316,11 +316,16 @@ class ReportFigure:
     figure: Figure
 
 
+def margin_caption(margin: float | None) -> str:
+    """What a figure's caption adds for the ±δ band drawn with ``--margin``."""
+    return f"; green band: the equivalence margin ±{margin:g}" if margin is not None else ""
+
+
 def report_figures(report: Report) -> list[ReportFigure]:
     """The figures in reading order: the paired differences the verdicts rest on, then curves, rows and cost."""
     level = f"{CONFIDENCE:.0%}"
     spec, summary = report.spec, report.summary
-    margin = f"; green band: the equivalence margin ±{report.margin:g}" if report.margin is not None else ""
+    margin = margin_caption(report.margin)
     figures = [
         *effects_figures(report),
         ReportFigure(
@@ -365,7 +370,7 @@ def effects_figures(report: Report) -> list[ReportFigure]:
     if analysis is None or not analysis.effects:
         return []
     level = f"{CONFIDENCE:.0%}"
-    margin = f"; green band: the equivalence margin ±{report.margin:g}" if report.margin is not None else ""
+    margin = margin_caption(report.margin)
     figures = [
         ReportFigure(
             "effects",

@@ -343,20 +343,27 @@ def replay(plan: SequentialPlan, baselines: Mapping[str, str], value: CellValue)
             [[_difference(value, row, baselines[row], seed) for seed in plan.seeds[:seeds]] for row in open_rows]
         )
         result = look_verdicts(differences, look, plan)
-        for index, row in enumerate(open_rows):
-            decisions[row] = RowDecision(
-                baselines[row],
-                int(result.verdict[index]),
-                look,
-                int(result.pairs[index]),
-                float(result.mean[index]),
-                float(result.low[index]),
-                float(result.high[index]),
-            )
+        decisions |= _look_decisions(result, look, [(row, baselines[row]) for row in open_rows])
         open_rows = [row for index, row in enumerate(open_rows) if result.verdict[index] == OPEN]
         if not open_rows:
             break
     return Schedule(plan, decisions, [], len(plan.looks))
+
+
+def _look_decisions(result: LookResult, look: int, compared: Sequence[tuple[str, str]]) -> dict[str, RowDecision]:
+    """The decision at ``look`` of each compared ``(key, baseline)``, in the order ``result`` holds them."""
+    return {
+        key: RowDecision(
+            baseline,
+            int(result.verdict[index]),
+            look,
+            int(result.pairs[index]),
+            float(result.mean[index]),
+            float(result.low[index]),
+            float(result.high[index]),
+        )
+        for index, (key, baseline) in enumerate(compared)
+    }
 
 
 def replay_factorial(
@@ -383,16 +390,7 @@ def replay_factorial(
         previous = seeds
         responses = np.array([[value(row, seed) for row in run_rows] for seed in plan.seeds[:seeds]], dtype=float)
         result = look_verdicts(effect_contrasts(design, open_words, responses).T, look, plan)
-        for index, word in enumerate(open_words):
-            decisions[names[word]] = RowDecision(
-                word,
-                int(result.verdict[index]),
-                look,
-                int(result.pairs[index]),
-                float(result.mean[index]),
-                float(result.low[index]),
-                float(result.high[index]),
-            )
+        decisions |= _look_decisions(result, look, [(names[word], word) for word in open_words])
         open_words = [word for index, word in enumerate(open_words) if result.verdict[index] == OPEN]
         if not open_words:
             break

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 from optuna.trial import FrozenTrial, TrialState
-from sweep_helpers import DIVERGING, Tiny, metrics_files, wait_for
+from sweep_helpers import DIVERGING, Tiny, metrics_files, training_under, wait_for, worker_pid
 
 from attnlab.cli.main import main
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, WORKER_ATTR
+from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR
 from attnlab.sweeps.records import CellRecord
 
 STUDY = "tiny@tiny-profile"
@@ -20,10 +20,6 @@ FAST_HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "4"]
 
 def _cells(trials: list[FrozenTrial], state: TrialState) -> list[str]:
     return sorted(trial.system_attrs[CELL_ATTR] for trial in trials if trial.state == state)
-
-
-def _worker_pid(trial: FrozenTrial) -> int:
-    return int(trial.system_attrs[WORKER_ATTR].rsplit(":", 1)[1])
 
 
 def test_two_workers_train_every_cell_once_and_a_rerun_trains_nothing(
@@ -43,7 +39,7 @@ def test_two_workers_train_every_cell_once_and_a_rerun_trains_nothing(
         for trial in trials
         if trial not in failed and trial.state == TrialState.FAIL
     )
-    assert len({_worker_pid(trial) for trial in trials}) == 2  # both workers trained
+    assert len({worker_pid(trial) for trial in trials}) == 2  # both workers trained
 
     records = [
         CellRecord.from_user_attrs(t.user_attrs, t.state.name.lower()) for t in trials if "attnlab.row" in t.user_attrs
@@ -80,14 +76,7 @@ def test_a_lost_machine_leaves_no_cell_undone_and_trains_no_finished_cell_again(
     background.append(machine_a)
 
     def a_training() -> FrozenTrial | None:
-        for trial in tiny.trials(STUDY):
-            if trial.state == TrialState.RUNNING and "attnlab.config" in trial.user_attrs:
-                try:
-                    if os.getpgid(_worker_pid(trial)) == machine_a.pid:
-                        return trial
-                except ProcessLookupError:
-                    continue
-        return None
+        return training_under(tiny.trials(STUDY), machine_a)
 
     machine_b = tiny.start(*command)
     background.append(machine_b)
