@@ -39,11 +39,16 @@ def study_name(study: str) -> str:
 
 
 def checked_profile(profile: str) -> str:
-    """The profile as given, once it is checked as ``ablate`` checks it (a built-in or a readable profile file)."""
+    """The profile as given: a profile file is checked as ``ablate`` checks it (readable, a train config, bounded);
+    a plain name is a built-in or the label a study ran under (``tiny`` for ``tiny.yaml``), found in the storage."""
     from attnlab.ablations import profile_path
+    from attnlab.safe_paths import check_path_name
 
     try:
-        profile_path(profile)
+        if Path(profile).suffix in (".yaml", ".yml"):
+            profile_path(profile)
+        else:
+            check_path_name("profile", profile)
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return profile
