@@ -24,8 +24,12 @@ cells and at 20,000; the ledger holds a slim copy of each attempt (its marks and
 its record), so a worker's memory does not hold every trial's record either.
 
 Retries. A worker that dies stops beating; any other worker declares its attempt lost (see
-:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again, until it has been lost
-``max_retries + 1`` times. An interrupted attempt (Ctrl-C) is void: the cell is still to do.
+:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again. A loss is charged to the cell
+only when its launcher saw the worker die while the launcher itself lived (the attempt is marked
+``died``); charged losses are retried ``max_retries`` times. A loss nobody saw (the launcher, the
+node or the database went with it) is a machine's: free, but capped at ``MAX_MACHINE_LOSSES``, so
+a cell that takes its node down every time still ends. An interrupted attempt (Ctrl-C) is void:
+the cell is still to do.
 """
 
 from __future__ import annotations
@@ -100,11 +104,11 @@ def _judge(attempts: list[FrozenTrial], max_retries: int) -> _CellState:
     failed = not complete and (Standing.FINAL in standings or exhausted)
     live = [attempt.number for attempt, held in zip(attempts, standings, strict=True) if held in _LIVE]
     reason = None
-    if failed:
-        ended = [a for a, held in zip(attempts, standings, strict=True) if held is Standing.FINAL] or [
-            a for a, held in zip(attempts, standings, strict=True) if held is Standing.LOST
-        ]
-        reason = ended[-1].user_attrs.get(FAILURE_REASON_ATTR) or NO_REASON
+    if failed:  # the last attempt that failed for good, else the last lost one
+        wanted = Standing.FINAL if Standing.FINAL in standings else Standing.LOST
+        ended = [attempt for attempt, held in zip(attempts, standings, strict=True) if held is wanted]
+        last = ended[-1]
+        reason = last.user_attrs.get(FAILURE_REASON_ATTR) or NO_REASON
     return _CellState(
         complete=complete,
         failed=failed,
