@@ -41,6 +41,7 @@ from attnlab.sweeps import ledger
 from attnlab.sweeps.attempts import fail_attempts_of_dead_worker
 from attnlab.sweeps.environment import STOPPED_STATUS
 from attnlab.sweeps.placement import Placement
+from attnlab.sweeps.polling import Backoff
 from attnlab.sweeps.storage import open_storage
 from attnlab.sweeps.storage_outages import StorageUnreachable
 from attnlab.sweeps.worker import INTERRUPTED_STATUS, STOP_MARK, STORAGE_LOST_STATUS, interrupted_once
@@ -199,12 +200,15 @@ def run_workers(
             with progress_bar(console) as bar:
                 state = measure()
                 task = bar.add_task(base.study, total=state.total, completed=state.finished, failed=0, running=0)
-                wait_s = POLL_S
+                backoff = Backoff(POLL_S, MAX_POLL_S)
                 while any(worker.running for worker in workers):
-                    ended = _watch(workers, wait_s)
+                    ended = _watch(workers, backoff.next_s)
                     ended = deaths.record(workers) or ended
                     now = measure()
-                    wait_s = POLL_S if ended or now != state else min(2 * wait_s, MAX_POLL_S)
+                    if ended or now != state:
+                        backoff.reset()
+                    else:
+                        backoff.lengthen()
                     state = now
                     bar.update(task, completed=state.finished, failed=state.failed, running=state.running)
                 deaths.record(workers)

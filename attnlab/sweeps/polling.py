@@ -20,6 +20,10 @@ class Backoff:
 
     def wait(self) -> None:
         time.sleep(self.next_s)
+        self.lengthen()
+
+    def lengthen(self) -> None:
+        """The next wait twice as long (up to ``longest_s``): for a caller that waits its own way (``next_s``)."""
         self.next_s = min(2 * self.next_s, self.longest_s)
 
     def reset(self) -> None:
