@@ -32,8 +32,12 @@ from typing import Any
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages._cached_storage import _CachedStorage
 from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.errors import ConfigError
@@ -234,6 +238,44 @@ _DATABASE_OPERATIONS = (
 )
 for _name in _DATABASE_OPERATIONS:
     setattr(WaitingRDBStorage, _name, _waiting(getattr(RDBStorage, _name)))
+
+
+def set_trial_user_attrs(storage: BaseStorage, trial_id: int, attrs: dict[str, Any]) -> None:
+    """Sets several trial user attributes in one storage operation where Optuna's storage allows it.
+
+    A journal gets one append of one line per key (Optuna's replay takes one key per line) under one lock; a
+    database gets one transaction (one commit, and one outage wait, for all keys). Other storages: key by key.
+    """
+    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
+    if not attrs:
+        return
+    if isinstance(backend, JournalStorage):
+        with backend._thread_lock:
+            worker = backend._replay_result.worker_id
+            operation = JournalOperation.SET_TRIAL_USER_ATTR
+            lines = [
+                {"op_code": operation, "worker_id": worker, "trial_id": trial_id, "user_attr": {key: value}}
+                for key, value in attrs.items()
+            ]
+            backend._backend.append_logs(lines)
+            backend._sync_with_backend()
+    elif isinstance(backend, RDBStorage):
+        _in_one_transaction(backend, trial_id, attrs)
+    else:
+        for key, value in attrs.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+
+
+def _in_one_transaction(database: RDBStorage, trial_id: int, attrs: dict[str, Any]) -> None:
+    def write() -> None:
+        with _create_scoped_session(database.scoped_session, True) as session:
+            for key, value in attrs.items():
+                database._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+    if isinstance(database, WaitingRDBStorage):
+        database._outages.call(write)
+    else:
+        write()
 
 
 def _database(url: str, scheme: str, heartbeat: Heartbeat | None, storage_timeout_s: int) -> RDBStorage:

@@ -16,6 +16,7 @@ from optuna.storages import BaseStorage
 
 from attnlab.sweeps.execution import Outcome
 from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.storage import set_trial_user_attrs
 
 RECORD_STATES = {"complete": "complete", "failed": "failed", "pruned": "pruned"}
 
@@ -47,11 +48,10 @@ def train_args(profile_file: str, overrides: Mapping[str, Any]) -> list[str]:
 
 
 def write_record(storage: BaseStorage, trial_id: int, record: CellRecord, previous: CellRecord | None = None) -> None:
-    """Stores ``record`` in the trial's user attributes, only the fields that changed since ``previous``."""
+    """Stores ``record`` in the trial's user attributes, the fields changed since ``previous``, in one operation."""
     before = previous.to_user_attrs() if previous is not None else {}
-    for key, value in record.to_user_attrs().items():
-        if key not in before or before[key] != value:
-            storage.set_trial_user_attr(trial_id, key, value)
+    changed = {key: value for key, value in record.to_user_attrs().items() if key not in before or before[key] != value}
+    set_trial_user_attrs(storage, trial_id, changed)
 
 
 def _finite(value: Any) -> bool:
