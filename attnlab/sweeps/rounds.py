@@ -40,6 +40,7 @@ from attnlab.stats.sequential import (
 from attnlab.sweeps.attempts import CELL_ATTR
 from attnlab.sweeps.ledger import Ledger
 from attnlab.sweeps.session import Session
+from attnlab.sweeps.trial_feed import TrialFeed
 
 _PLAN_FIELDS = ("seeds", "first_look", "step", "margin", "alpha", "compared_rows")
 
@@ -83,23 +84,31 @@ def recorded_plan(session: Session, plan: SequentialPlan) -> SequentialPlan:
     return SequentialPlan.from_dict(stored)
 
 
-def stored_values(session: Session, cells: list[str], max_retries: int) -> CellValue:
-    """(row, seed) -> the study's metric for a complete cell, NaN for one failed for good, None otherwise."""
-    trials = session.storage.get_all_trials(session.study_id, deepcopy=False)
-    ledger = Ledger(cells, trials, max_retries)
-    values = {
-        trial.system_attrs[CELL_ATTR]: float(trial.values[0])
-        for trial in trials
-        if trial.state == TrialState.COMPLETE and CELL_ATTR in trial.system_attrs
-    }
+class StoredValues:
+    """The study's metric per cell, kept current round after round from the trials that changed (TrialFeed)."""
 
-    def value(row: str, seed: int) -> float | None:
-        name = cell_name(row, seed)
-        if name in values:
-            return values[name]
-        return math.nan if name in cells and ledger.is_failed(name) else None
+    def __init__(self, session: Session, cells: list[str], max_retries: int) -> None:
+        self._feed = TrialFeed(session.storage, session.study_id)
+        self._cells = set(cells)
+        self._ledger = Ledger(cells, [], max_retries)
+        self._values: dict[str, float] = {}
 
-    return value
+    def current(self) -> CellValue:
+        """(row, seed) -> the metric of a complete cell, NaN for one failed for good, None otherwise."""
+        changed = self._feed.changed()
+        self._ledger.update(changed)
+        for trial in changed:
+            if trial.state == TrialState.COMPLETE and CELL_ATTR in trial.system_attrs:
+                self._values[trial.system_attrs[CELL_ATTR]] = float(trial.values[0])
+        values, ledger = dict(self._values), self._ledger
+
+        def value(row: str, seed: int) -> float | None:
+            name = cell_name(row, seed)
+            if name in values:
+                return values[name]
+            return math.nan if name in self._cells and ledger.is_failed(name) else None
+
+        return value
 
 
 def run_rounds(
@@ -117,9 +126,10 @@ def run_rounds(
     """
     every_cell = [cell_name(row, seed) for seed in plan.seeds for row in definition.rows]
     verdicts = "effects" if definition.factorial else "rows"
+    stored = StoredValues(session, every_cell, max_retries)
     while True:
         plan = recorded_plan(session, plan)
-        schedule = study_schedule(plan, definition, stored_values(session, every_cell, max_retries))
+        schedule = study_schedule(plan, definition, stored.current())
         if schedule.finished:
             return 0, schedule
         todo = [cell_name(row, seed) for row, seed in schedule.todo]
@@ -132,7 +142,7 @@ def run_rounds(
         status = run_round(todo)
         if status != 0:
             return status, schedule
-        after = study_schedule(plan, definition, stored_values(session, every_cell, max_retries))
+        after = study_schedule(plan, definition, stored.current())
         if after.round == schedule.round and after.todo:  # workers ended with the round unfinished
             return 1, after
 
