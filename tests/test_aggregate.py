@@ -19,7 +19,7 @@ from attnlab.reports.cells import cell_frame
 from attnlab.reports.report import build_report, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.stats.comparisons import holm, paired_t_test, seed_interval
-from attnlab.sweeps.records import CellRecord, StepTiming
+from attnlab.sweeps.store.records import CellRecord, StepTiming
 
 T_975_DF1 = 12.706204736174698  # Student t table, two-sided 95%
 T_975_DF2 = 4.302652729749464

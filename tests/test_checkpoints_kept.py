@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.checkpoints import keep_checkpoints
-from attnlab.sweeps.options import LaunchOptions
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.runs.checkpoints import keep_checkpoints
 
 
 @pytest.mark.parametrize(

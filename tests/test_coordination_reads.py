@@ -8,9 +8,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from attnlab.sweeps.attempts import CELL_ATTR
-from attnlab.sweeps.ledger import LiveLedger, claim
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR
+from attnlab.sweeps.store.ledger import LiveLedger, claim
+from attnlab.sweeps.store.storage import open_storage
 
 NEW_CELLS = ["new/seed0", "new/seed1"]
 

@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from attnlab.cli.main import main as attnlab
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.storage import open_storage
 
 
 def _free_port() -> int:

@@ -21,9 +21,9 @@ from headless_browser import chromium
 
 from attnlab.ablations import Cell
 from attnlab.cli.main import main as attnlab
-from attnlab.sweeps.dashboard_meta import cell_params, design_distributions
-from attnlab.sweeps.records import STUDY_PROFILE_ATTR, CellRecord
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.dashboard_meta import cell_params, design_distributions
+from attnlab.sweeps.store.records import STUDY_PROFILE_ATTR, CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 SCREENS = Path("/tmp/screens")
 ERRORS = {"plain": (30.0, 31.0, 29.5), "se": (29.6, 30.4, 29.0), "cbam": (28.0, 29.1, 27.6)}

@@ -32,8 +32,8 @@ from attnlab.reports.report import (
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import to_markdown
 from attnlab.stats.designs import fractional_factorial, full_factorial
-from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR, CellRecord
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR, CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 

@@ -25,8 +25,8 @@ from attnlab.reports.explain_files import read_explanation
 from attnlab.reports.explain_gallery import BOX_COLOUR
 from attnlab.reports.report import build_report, markdown_text, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.sweeps.records import STUDY_PROFILE_ATTR, CellRecord
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.records import STUDY_PROFILE_ATTR, CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"  # how LightningCLI-trained checkpoints rebuild classes
 BACKBONE = {"name": "resnet18", "stem": "cifar", "width": 0.25}

@@ -13,9 +13,9 @@ from rich.console import Console
 
 from attnlab.ablations import load_study
 from attnlab.sweeps.ablation import UntilDecided
-from attnlab.sweeps.attempts import CELL_ATTR
+from attnlab.sweeps.local.session import Session
 from attnlab.sweeps.rounds import compared_count, decision_lines, run_rounds
-from attnlab.sweeps.session import Session
+from attnlab.sweeps.store.attempts import CELL_ATTR
 from tests.test_until_decided import _session
 
 NOISE = [0.03, -0.02, 0.05, -0.06, 0.01, -0.04, 0.02, -0.01, 0.04, -0.03, 0.06]

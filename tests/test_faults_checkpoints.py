@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attnlab.sweeps.resume import is_readable_checkpoint, resume_override
+from attnlab.sweeps.runs.resume import is_readable_checkpoint, resume_override
 
 
 def _config(root: Path) -> dict:

@@ -15,12 +15,12 @@ import optuna
 import pytest
 
 from attnlab.ablations import load_study
-from attnlab.sweeps.journal_lock import JournalLock
-from attnlab.sweeps.settings import open_study
-from attnlab.sweeps.storage import HEARTBEAT_ATTR, Heartbeat, open_storage
+from attnlab.sweeps.store.journal_lock import JournalLock
+from attnlab.sweeps.store.settings import open_study
+from attnlab.sweeps.store.storage import HEARTBEAT_ATTR, Heartbeat, open_storage
 
 HOLD_LOCK = (
-    "import sys, time; from pathlib import Path; from attnlab.sweeps.journal_lock import JournalLock; "
+    "import sys, time; from pathlib import Path; from attnlab.sweeps.store.journal_lock import JournalLock; "
     "JournalLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(600)"
 )
 

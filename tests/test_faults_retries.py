@@ -8,7 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from attnlab.sweeps.attempts import (
+from attnlab.sweeps.store.attempts import (
     CELL_ATTR,
     END_ATTR,
     FAILURE_REASON_ATTR,
@@ -20,7 +20,7 @@ from attnlab.sweeps.attempts import (
     fail_attempts_of_dead_worker,
     standing,
 )
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.storage import open_storage
 
 
 def _lost(number: int, end: End | None = None) -> FrozenTrial:

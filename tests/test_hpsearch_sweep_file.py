@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.sweep_file import EXAMPLE, SweepDefinition, load_sweep
+from attnlab.sweeps.workers.sweep_file import EXAMPLE, SweepDefinition, load_sweep
 
 VALID: dict[str, Any] = {
     "name": "cbam-lr",

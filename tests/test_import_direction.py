@@ -79,3 +79,32 @@ def test_the_walk_sees_imports_into_the_cli() -> None:
         assert _imported_attnlab_parts(probe) == {"cli"}
     finally:
         probe.unlink()
+
+
+# The rooms of attnlab.sweeps, lowest first: each imports only itself and the rooms before it; the
+# modules directly in sweeps/ (one per command: ablate, rounds, sweep, W&B sweep, status) sit above them all.
+SWEEPS_ROOMS = ["store", "runs", "workers", "local", "cluster"]
+
+
+def _imported_sweeps_rooms(path: Path) -> set[str]:
+    """The rooms of attnlab.sweeps a file imports, or the top of sweeps/ ('' for ``attnlab.sweeps.ablation``)."""
+    rooms = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("attnlab.sweeps."):
+            part = node.module.split(".")[2]
+            rooms.add(part if part in SWEEPS_ROOMS else "")
+    return rooms
+
+
+def test_sweeps_rooms_import_only_the_rooms_beneath_them() -> None:
+    sweeps = PACKAGE_ROOT / "sweeps"
+    assert sorted(path.name for path in sweeps.iterdir() if path.is_dir() and path.name != "__pycache__") == sorted(
+        SWEEPS_ROOMS
+    )
+    violations = []
+    for position, room in enumerate(SWEEPS_ROOMS):
+        allowed = set(SWEEPS_ROOMS[: position + 1])
+        for path in sorted((sweeps / room).rglob("*.py")):
+            for imported in _imported_sweeps_rooms(path) - allowed:
+                violations.append(f"{path.relative_to(PACKAGE_ROOT)} imports sweeps.{imported or 'top level'}")
+    assert violations == []

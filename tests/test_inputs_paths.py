@@ -139,7 +139,7 @@ def test_a_huge_file_is_refused_before_it_is_read(case_dir: Path, monkeypatch: p
 
 
 def test_a_sweep_file_is_read_with_the_same_bounds_and_name_check(case_dir: Path) -> None:
-    from attnlab.sweeps.sweep_file import load_sweep
+    from attnlab.sweeps.workers.sweep_file import load_sweep
 
     bomb = case_dir / "bomb-sweep.yaml"
     bomb.write_text(BOMB + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from attnlab.cli.main import main
 from attnlab.errors import ConfigError
 from attnlab.modules.backbones.config import BackboneConfig
 from attnlab.modules.design import AttentionDesign
-from attnlab.sweeps.placement import plan_placement
+from attnlab.sweeps.local.placement import plan_placement
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import torch
 from attnlab.cli.main import main
 from attnlab.errors import ConfigError
 from attnlab.reports.explain_checkpoints import datamodule_settings, load_model
-from attnlab.sweeps import slurm
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.worker_spec import WorkerSpec
+from attnlab.sweeps.cluster import slurm
+from attnlab.sweeps.cluster.slurm_options import SlurmOptions
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.workers.worker_spec import WorkerSpec
 
 
 def test_slurm_without_sbatch_on_the_path_is_refused_before_the_storage(

@@ -11,8 +11,8 @@ import pytest
 from small_filesystem import fill, small_filesystem
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.journal_file import TORN_SUFFIX
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.journal_file import TORN_SUFFIX
+from attnlab.sweeps.store.storage import open_storage
 
 
 def _journal_with_trials(path: Path, count: int) -> bytes:

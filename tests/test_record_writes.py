@@ -9,9 +9,9 @@ import pytest
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from attnlab.sweeps.records import CellRecord
-from attnlab.sweeps.storage import open_storage
-from attnlab.sweeps.trial_runs import write_record
+from attnlab.sweeps.runs.trial_runs import write_record
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 RECORD = CellRecord(study="s", row="CBAM", seed=3, axes={"model.attention.type": "cbam"}, state="running")
 

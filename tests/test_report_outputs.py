@@ -18,8 +18,8 @@ from attnlab.cli.main import main as attnlab
 from attnlab.reports.report import FIGURES_FOLDER, REPORT_FILES, Report, build_report, markdown_text, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import latex_escape, to_latex
-from attnlab.sweeps.records import STUDY_PROFILE_ATTR, CellRecord, StepTiming
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.records import STUDY_PROFILE_ATTR, CellRecord, StepTiming
+from attnlab.sweeps.store.storage import open_storage
 
 ROWS = {"plain_net": (30.0, 31.0, 29.5), "cbam_k3 (50%)": (29.0, 30.0, 28.0), "se & co": (30.5, 31.5, 29.0)}
 

@@ -22,9 +22,9 @@ from attnlab.reports.cells import cell_frame
 from attnlab.reports.sources.lightning_csv import load_from_csv_logs
 from attnlab.reports.sources.optuna_trials import load_from_optuna
 from attnlab.reports.sources.wandb_log import load_from_wandb_dir, read_run, run_files
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, End
-from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR, CellRecord
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR, End
+from attnlab.sweeps.store.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR, CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 AXES = {"model.attention.type": "cbam", "model.attention.channel_pool": ["avg", "max"]}
 

@@ -18,8 +18,8 @@ from attnlab.cli.main import main
 from attnlab.datamodules import ImageFolderDataModule
 from attnlab.datamodules.cifar import CIFAR10, read_batch_file
 from attnlab.sweeps.ablation import summary
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
-from attnlab.sweeps.ledger import Ledger
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
+from attnlab.sweeps.store.ledger import Ledger
 from attnlab.training import overrides_to_args, run_training
 
 

@@ -11,10 +11,10 @@ from test_pipe_output import _line_with, _piped
 
 from attnlab.ablations import load_study
 from attnlab.cli.main import main
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, SLURM_JOB_ATTR, WORKER_ATTR
-from attnlab.sweeps.settings import open_study
-from attnlab.sweeps.slurm import SLURM_JOBS_ATTR
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.cluster.slurm import SLURM_JOBS_ATTR
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, SLURM_JOB_ATTR, WORKER_ATTR
+from attnlab.sweeps.store.settings import open_study
+from attnlab.sweeps.store.storage import open_storage
 
 LONG_REASON = "diverged: training loss is nan at step 3 " + "with a reason long enough to wrap a terminal " * 3
 

@@ -8,9 +8,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
-from attnlab.sweeps.ledger import Ledger, LiveLedger, claim
-from attnlab.sweeps.storage import Heartbeat, open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR, FAILURE_REASON_ATTR, End
+from attnlab.sweeps.store.ledger import Ledger, LiveLedger, claim
+from attnlab.sweeps.store.storage import Heartbeat, open_storage
 
 CELLS = ["base/seed0", "cbam/seed0"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import torch
 
-from attnlab.sweeps.resume import resume_override
-from attnlab.sweeps.settings import log_folder, open_study
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.runs.resume import resume_override
+from attnlab.sweeps.store.settings import log_folder, open_study
+from attnlab.sweeps.store.storage import open_storage
 
 SETTINGS = {"kind": "cells", "overrides": {"model.randomness": "common"}}
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps import placement as placement_module
-from attnlab.sweeps.placement import plan_placement
+from attnlab.sweeps.local import placement as placement_module
+from attnlab.sweeps.local.placement import plan_placement
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps import settings as settings_module
-from attnlab.sweeps.settings import open_study, stored_settings
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store import settings as settings_module
+from attnlab.sweeps.store.settings import open_study, stored_settings
+from attnlab.sweeps.store.storage import open_storage
 
 SETTINGS = {"kind": "cells", "profile": "quick", "overrides": {"trainer.max_epochs": 2}, "seeds": (0, 1)}
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.resume import resume_override
-from attnlab.sweeps.slurm import check_reachable, worker_count
-from attnlab.sweeps.slurm_options import SlurmOptions, add_slurm_arguments, slurm_options, time_minutes
-from attnlab.sweeps.slurm_steps import rank_launcher
+from attnlab.sweeps.cluster.slurm import check_reachable, worker_count
+from attnlab.sweeps.cluster.slurm_options import SlurmOptions, add_slurm_arguments, slurm_options, time_minutes
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.runs.resume import resume_override
+from attnlab.sweeps.runs.slurm_steps import rank_launcher
 
 
 @pytest.mark.parametrize(

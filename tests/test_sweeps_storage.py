@@ -10,9 +10,9 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps import storage as storage_module
-from attnlab.sweeps.attempts import FAILURE_REASON_ATTR, fail_lost_attempts, keep_alive
-from attnlab.sweeps.storage import (
+from attnlab.sweeps.store import storage as storage_module
+from attnlab.sweeps.store.attempts import FAILURE_REASON_ATTR, fail_lost_attempts, keep_alive
+from attnlab.sweeps.store.storage import (
     DEFAULT_STORAGE,
     HEARTBEAT_ATTR,
     Heartbeat,

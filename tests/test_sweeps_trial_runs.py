@@ -7,11 +7,11 @@ from pathlib import Path
 import optuna
 
 from attnlab.ablations import RowSpec, StudyDefinition
-from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec
-from attnlab.sweeps.records import CellRecord
-from attnlab.sweeps.storage import open_storage
-from attnlab.sweeps.trial_runs import device_overrides, finished_record, log_version_override, write_record
-from attnlab.sweeps.wandb_runs import WandbRun, axis_tags
+from attnlab.sweeps.runs.execution import Outcome, PruningTarget, RunSpec
+from attnlab.sweeps.runs.trial_runs import device_overrides, finished_record, log_version_override, write_record
+from attnlab.sweeps.runs.wandb_runs import WandbRun, axis_tags
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.storage import open_storage
 from attnlab.sweeps.wandb_sweep import sweep_config
 
 RESULT = {

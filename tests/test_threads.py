@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from attnlab.sweeps import placement as placement_module
-from attnlab.sweeps.placement import plan_placement
+from attnlab.sweeps.local import placement as placement_module
+from attnlab.sweeps.local.placement import plan_placement
 from attnlab.training import threads as threads_module
 from attnlab.training.threads import choose_threads, idle_cpus
 

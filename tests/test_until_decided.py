@@ -23,11 +23,11 @@ from attnlab.reports.report import build_report, write_report
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.stats.sequential import BETTER_OR_WORSE, EQUIVALENT, OPEN
 from attnlab.sweeps.ablation import UntilDecided
-from attnlab.sweeps.attempts import CELL_ATTR
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.local.session import Session
 from attnlab.sweeps.rounds import run_rounds
-from attnlab.sweeps.session import Session
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.storage import open_storage
 
 # Top-1 error per seed: "worse" is 3 points above the baseline, "same" is the baseline ± 0.1, "noisy"
 # wanders ±2 around it (open until the maximum seeds).

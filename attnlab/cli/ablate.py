@@ -21,8 +21,8 @@ HELP = "run every cell (row x seed) of a study on Optuna storage, resumable"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from attnlab.sweeps.options import add_launch_arguments, add_study_arguments
-    from attnlab.sweeps.slurm_options import add_slurm_arguments
+    from attnlab.sweeps.cluster.slurm_options import add_slurm_arguments
+    from attnlab.sweeps.local.options import add_launch_arguments, add_study_arguments
 
     parser = argparse.ArgumentParser(
         prog="attnlab ablate",
@@ -88,8 +88,8 @@ def until_decided(args: argparse.Namespace) -> UntilDecided | None:
 
 def main(argv: list[str]) -> int:
     from attnlab.sweeps.ablation import run_ablation
-    from attnlab.sweeps.options import launch_options
-    from attnlab.sweeps.slurm_options import slurm_options
+    from attnlab.sweeps.cluster.slurm_options import slurm_options
+    from attnlab.sweeps.local.options import launch_options
 
     args = build_parser().parse_args(argv)
     return run_ablation(

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from attnlab.reports.dashboard import check_host, require_tcp_port, serve_dashboard
     from attnlab.reports.sources.optuna_trials import existing_storage
-    from attnlab.sweeps.storage import DEFAULT_STORAGE
+    from attnlab.sweeps.store.storage import DEFAULT_STORAGE
 
     url = args.storage or DEFAULT_STORAGE
     opened: dict[str, Any] = {}

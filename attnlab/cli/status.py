@@ -20,9 +20,9 @@ HELP = "a study's cells by state (and with --slurm its SLURM jobs), from its sto
 def build_parser() -> argparse.ArgumentParser:
     from attnlab.ablations.registry import DEFAULT_PROFILE
     from attnlab.option_ranges import int_in
-    from attnlab.sweeps.options import MAX_RETRIES, add_storage_timeout_argument
-    from attnlab.sweeps.storage import DEFAULT_STORAGE
-    from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES
+    from attnlab.sweeps.local.options import MAX_RETRIES, add_storage_timeout_argument
+    from attnlab.sweeps.store.storage import DEFAULT_STORAGE
+    from attnlab.sweeps.workers.worker_spec import DEFAULT_MAX_RETRIES
 
     parser = argparse.ArgumentParser(prog="attnlab status", description=f"{HELP}.")
     parser.add_argument("study", help="a study (built-in name or .yaml file, with --profile), or STUDY@PROFILE")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _study_name(study: str, profile: str) -> str:
     """The Optuna study's name; the profile is checked as ``ablate`` checks it (a built-in or a readable file)."""
     from attnlab.ablations import load_study, profile_path
-    from attnlab.sweeps.storage import optuna_study_name
+    from attnlab.sweeps.store.storage import optuna_study_name
 
     if "@" in study:
         return study
@@ -62,7 +62,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
 
 
 def main(argv: list[str]) -> int:
-    from attnlab.sweeps.slurm import slurm_tasks
+    from attnlab.sweeps.cluster.slurm import slurm_tasks
     from attnlab.sweeps.study_status import study_status
 
     args = build_parser().parse_args(argv)

@@ -15,9 +15,9 @@ HELP = "Optuna hyper-parameter search with pruning over any config fields"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from attnlab.sweeps.options import add_launch_arguments
-    from attnlab.sweeps.slurm_options import add_slurm_arguments
-    from attnlab.sweeps.sweep_file import EXAMPLE
+    from attnlab.sweeps.cluster.slurm_options import add_slurm_arguments
+    from attnlab.sweeps.local.options import add_launch_arguments
+    from attnlab.sweeps.workers.sweep_file import EXAMPLE
 
     parser = argparse.ArgumentParser(
         prog="attnlab sweep",
@@ -38,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from attnlab.sweeps.options import launch_options
-    from attnlab.sweeps.search import run_sweep
-    from attnlab.sweeps.slurm_options import slurm_options
+    from attnlab.sweeps.cluster.slurm_options import slurm_options
+    from attnlab.sweeps.local.options import launch_options
+    from attnlab.sweeps.sweep import run_sweep
 
     args = build_parser().parse_args(argv)
     return run_sweep(

@@ -18,8 +18,8 @@ HELP = "write a W&B sweep file (grid over row x seed) for a study"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from attnlab.sweeps.options import add_study_arguments
-    from attnlab.sweeps.storage import DEFAULT_STORAGE
+    from attnlab.sweeps.local.options import add_study_arguments
+    from attnlab.sweeps.store.storage import DEFAULT_STORAGE
 
     parser = argparse.ArgumentParser(
         prog="attnlab wandb-sweep",
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from attnlab.sweeps.storage import open_storage
+    from attnlab.sweeps.store.storage import open_storage
     from attnlab.sweeps.wandb_sweep import sweep_config
 
     args = build_parser().parse_args(argv)

@@ -30,7 +30,7 @@ from attnlab.stats.comparisons import (
     seeds_needed,
 )
 from attnlab.stats.sequential import Schedule, decision_text, replay, replay_factorial
-from attnlab.sweeps.records import StepTiming
+from attnlab.sweeps.store.records import StepTiming
 
 CORRECTIONS = ("holm", "none")
 PAPER_KEYS = tuple(PAPER_COLUMNS)  # the paper's numbers a study row may carry: top1_err, params_m, ...

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from attnlab.reports.spec import METRIC_PREFIXES, StudySpec
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.records import CellRecord
 
 MISSING = "missing"
 COMPLETE = "complete"

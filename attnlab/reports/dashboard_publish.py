@@ -16,7 +16,7 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from attnlab.reports.explain_files import EXPLAIN_FOLDER
 from attnlab.reports.report import FIGURES_FOLDER, Report, terminal_text
-from attnlab.sweeps.storage import DEFAULT_STORAGE, is_database, open_storage, optuna_study_name
+from attnlab.sweeps.store.storage import DEFAULT_STORAGE, is_database, open_storage, optuna_study_name
 
 ARTIFACTS_FOLDER = "artifacts"
 UPLOADED_ATTR = "attnlab.artifacts"  # study system attribute: {file name: sha256 of the uploaded content}

@@ -21,7 +21,7 @@ import torch
 from attnlab.errors import ConfigError
 from attnlab.reports.cells import COMPLETE
 from attnlab.reports.spec import StudySpec
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.records import CellRecord
 
 BEST_PATTERN = "best*.ckpt"  # ModelCheckpoint's file name in AttentionClassifier.configure_callbacks
 

@@ -36,7 +36,7 @@ from attnlab.reports.plots import (
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.reports.tables import Table, cells_table, effects_table, paper_table, to_latex, to_markdown
 from attnlab.stats.comparisons import ALPHA, CONFIDENCE, COVERAGE_NOTE, IMPROVEMENT_DEFINITION, POWER
-from attnlab.sweeps.records import CellRecord, StepTiming
+from attnlab.sweeps.store.records import CellRecord, StepTiming
 
 REPORT_FILES = ("report.md", "table.tex", "summary.csv", "cells.csv", "summary.json", "report.html")
 EFFECTS_FILES = ("effects.tex", "effects.csv")  # a factorial study's Effects table, beside table.tex and summary.csv

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from attnlab.errors import ConfigError
 from attnlab.stats.sequential import SequentialPlan
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.records import CellRecord
 
 if TYPE_CHECKING:
     from attnlab.ablations.factorial import FactorialLayout

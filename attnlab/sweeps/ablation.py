@@ -2,7 +2,7 @@
 
 Running the same command again resumes: finished cells are skipped, interrupted ones are trained,
 and a study that is finished trains nothing. Launchers on several machines against one storage
-share the work (see :mod:`attnlab.sweeps.ledger`).
+share the work (see :mod:`attnlab.sweeps.store.ledger`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from rich.console import Console
 from attnlab.ablations import StudyDefinition, load_study, validate_study
 from attnlab.errors import ConfigError
 from attnlab.stats.sequential import SequentialPlan
-from attnlab.sweeps.launcher import run_workers
-from attnlab.sweeps.ledger import Ledger, LiveLedger, Progress
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.placement import Placement, plan_placement
-from attnlab.sweeps.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
+from attnlab.sweeps.cluster.slurm import check_slurm, launch_on_slurm
+from attnlab.sweeps.cluster.slurm_options import SlurmOptions
+from attnlab.sweeps.local.launcher import run_workers
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.local.placement import Placement, plan_placement
+from attnlab.sweeps.local.session import Session, open_session, profile_settings
 from attnlab.sweeps.rounds import compared_count, decision_lines, run_rounds
-from attnlab.sweeps.session import Session, open_session, profile_settings
-from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
-from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.storage import optuna_study_name
+from attnlab.sweeps.store.ledger import Ledger, LiveLedger, Progress
+from attnlab.sweeps.store.records import STUDY_DEFINITION_ATTR, STUDY_PROFILE_ATTR
+from attnlab.sweeps.store.storage import optuna_study_name
 
 
 def summary(name: str, ledger: Ledger) -> list[str]:

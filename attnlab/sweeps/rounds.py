@@ -37,10 +37,10 @@ from attnlab.stats.sequential import (
     replay,
     replay_factorial,
 )
-from attnlab.sweeps.attempts import CELL_ATTR
-from attnlab.sweeps.ledger import Ledger
-from attnlab.sweeps.session import Session
-from attnlab.sweeps.trial_feed import TrialFeed
+from attnlab.sweeps.local.session import Session
+from attnlab.sweeps.store.attempts import CELL_ATTR
+from attnlab.sweeps.store.ledger import Ledger
+from attnlab.sweeps.store.trial_feed import TrialFeed
 
 _PLAN_FIELDS = ("seeds", "first_look", "step", "margin", "alpha", "compared_rows")
 

@@ -1,7 +1,7 @@
 """Where a study stands, cell by cell, from its storage alone: what ``attnlab status`` shows from a login node.
 
-Each cell's state comes from its attempts as :func:`~attnlab.sweeps.attempts.standing` judges them
-(the same rules the workers' :class:`~attnlab.sweeps.ledger.Ledger` follows): complete, failed
+Each cell's state comes from its attempts as :func:`~attnlab.sweeps.store.attempts.standing` judges them
+(the same rules the workers' :class:`~attnlab.sweeps.store.ledger.Ledger` follows): complete, failed
 (with its reason), running (on which worker and SLURM job), lost (its worker died; it is retried),
 interrupted (Ctrl-C, scancel, a time limit; still to do) or pending (never started).
 """
@@ -20,7 +20,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.ablations import StudyDefinition
 from attnlab.errors import ConfigError
-from attnlab.sweeps.attempts import (
+from attnlab.sweeps.cluster.slurm import SLURM_JOBS_ATTR
+from attnlab.sweeps.store.attempts import (
     CELL_ATTR,
     END_ATTR,
     FAILURE_REASON_ATTR,
@@ -29,10 +30,9 @@ from attnlab.sweeps.attempts import (
     Standing,
     standing,
 )
-from attnlab.sweeps.ledger import Ledger
-from attnlab.sweeps.settings import stored_settings
-from attnlab.sweeps.slurm import SLURM_JOBS_ATTR
-from attnlab.sweeps.storage import DEFAULT_STORAGE_TIMEOUT_S, is_database, open_storage
+from attnlab.sweeps.store.ledger import Ledger
+from attnlab.sweeps.store.settings import stored_settings
+from attnlab.sweeps.store.storage import DEFAULT_STORAGE_TIMEOUT_S, is_database, open_storage
 
 STATES = ("complete", "failed", "running", "lost", "interrupted", "pending")
 

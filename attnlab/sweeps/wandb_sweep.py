@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from attnlab.ablations import StudyDefinition
-from attnlab.sweeps.storage import DEFAULT_STORAGE, optuna_study_name
+from attnlab.sweeps.store.storage import DEFAULT_STORAGE, optuna_study_name
 
 GOALS = {"minimize": "minimize", "maximize": "maximize"}
 

@@ -21,8 +21,8 @@ from typing import Any
 import optuna
 import yaml
 
-from attnlab.sweeps.attempts import CELL_ATTR, WORKER_ATTR
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR, WORKER_ATTR
+from attnlab.sweeps.store.storage import open_storage
 
 TINY_PROFILE: dict[str, Any] = {
     "seed_everything": 0,

@@ -11,8 +11,8 @@ from optuna.trial import FrozenTrial, TrialState
 from sweep_helpers import DIVERGING, Tiny, metrics_files, training_under, wait_for, worker_pid
 
 from attnlab.cli.main import main
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR
+from attnlab.sweeps.store.records import CellRecord
 
 STUDY = "tiny@tiny-profile"
 FAST_HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "4"]

@@ -9,11 +9,11 @@ import json
 import optuna
 from sweep_helpers import Tiny
 
-from attnlab.sweeps.cell_worker import study_cells
-from attnlab.sweeps.records import STEP_TIMING_ATTR, CellRecord, StepTiming
-from attnlab.sweeps.step_times import ensure_step_timing
-from attnlab.sweeps.storage import open_storage
-from attnlab.sweeps.worker_spec import WorkerContext, WorkerSpec
+from attnlab.sweeps.store.records import STEP_TIMING_ATTR, CellRecord, StepTiming
+from attnlab.sweeps.store.storage import open_storage
+from attnlab.sweeps.workers.cell_worker import study_cells
+from attnlab.sweeps.workers.step_times import ensure_step_timing
+from attnlab.sweeps.workers.worker_spec import WorkerContext, WorkerSpec
 
 STUDY = "tiny@tiny-profile"
 

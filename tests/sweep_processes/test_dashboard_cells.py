@@ -6,7 +6,7 @@ import optuna
 from optuna.trial import TrialState
 from sweep_helpers import Tiny
 
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.storage import open_storage
 
 STUDY = "tiny@tiny-profile"
 

@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import FrozenTrial
 from sweep_helpers import Tiny, completions, training_under, wait_for, worker_pid
 
-from attnlab.sweeps.attempts import END_ATTR, FAILURE_REASON_ATTR
+from attnlab.sweeps.store.attempts import END_ATTR, FAILURE_REASON_ATTR
 
 STUDY = "tiny@tiny-profile"
 FAST_HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "4"]

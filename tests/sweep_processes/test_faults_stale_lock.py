@@ -13,7 +13,7 @@ from sweep_helpers import Tiny, metrics_files
 
 STUDY = "tiny@tiny-profile"
 HOLD_LOCK = (
-    "import sys, time; from pathlib import Path; from attnlab.sweeps.journal_lock import JournalLock; "
+    "import sys, time; from pathlib import Path; from attnlab.sweeps.store.journal_lock import JournalLock; "
     "JournalLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(600)"
 )
 

@@ -12,12 +12,12 @@ from optuna.trial import TrialState, create_trial
 from postgres_server import PostgresCluster, stoppable_postgres
 from sweep_helpers import Tiny, completions, training_under, wait_for
 
-from attnlab.sweeps.attempts import CELL_ATTR
-from attnlab.sweeps.storage import WaitingRDBStorage, open_storage
-from attnlab.sweeps.storage_outages import StorageUnreachable
+from attnlab.sweeps.store.attempts import CELL_ATTR
+from attnlab.sweeps.store.storage import WaitingRDBStorage, open_storage
+from attnlab.sweeps.store.storage_outages import StorageUnreachable
 
 __all__ = ["stoppable_postgres"]  # the fixture: a server of the test's own, which it stops and restarts
-OUTAGE_LOGGER = "attnlab.sweeps.storage_outages"
+OUTAGE_LOGGER = "attnlab.sweeps.store.storage_outages"
 STUDY = "tiny@tiny-profile"
 FAST_HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "4"]
 OUTAGE_S = 10  # longer than the grace period: beats that cannot land must not get a live cell declared lost

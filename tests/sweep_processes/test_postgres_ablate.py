@@ -9,8 +9,8 @@ import pytest
 from optuna.trial import TrialState, create_trial
 from sweep_helpers import Tiny, metrics_files
 
-from attnlab.sweeps.attempts import FAILURE_REASON_ATTR, fail_lost_attempts
-from attnlab.sweeps.storage import Heartbeat, open_storage
+from attnlab.sweeps.store.attempts import FAILURE_REASON_ATTR, fail_lost_attempts
+from attnlab.sweeps.store.storage import Heartbeat, open_storage
 
 STUDY = "tiny@tiny-profile"
 

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from slurm_cluster import SlurmCluster, slurm_cluster
 from sweep_helpers import TINY_PROFILE, Tiny, metrics_files, wait_for
 
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR, SLURM_JOB_ATTR
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR, SLURM_JOB_ATTR
 
 __all__ = ["slurm_cluster"]
 

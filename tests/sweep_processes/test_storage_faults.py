@@ -12,9 +12,9 @@ from small_filesystem import grow, small_filesystem
 from sweep_helpers import Tiny, metrics_files
 
 from attnlab.cli.main import main
-from attnlab.sweeps.attempts import CELL_ATTR, END_ATTR
-from attnlab.sweeps.journal_file import TORN_SUFFIX
-from attnlab.sweeps.storage import open_storage
+from attnlab.sweeps.store.attempts import CELL_ATTR, END_ATTR
+from attnlab.sweeps.store.journal_file import TORN_SUFFIX
+from attnlab.sweeps.store.storage import open_storage
 
 STUDY = "tiny@tiny-profile"
 FAST_HEARTBEAT = ["--heartbeat-interval", "1", "--grace-period", "4"]

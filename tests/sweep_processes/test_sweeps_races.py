@@ -9,9 +9,9 @@ from optuna.trial import TrialState
 from sweep_helpers import race
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.ledger import LiveLedger, claim
-from attnlab.sweeps.settings import SETTINGS_ATTR, open_study
-from attnlab.sweeps.storage import Heartbeat, open_storage
+from attnlab.sweeps.store.ledger import LiveLedger, claim
+from attnlab.sweeps.store.settings import SETTINGS_ATTR, open_study
+from attnlab.sweeps.store.storage import Heartbeat, open_storage
 
 CELLS = ["base/seed0", "cbam/seed0"]
 

@@ -6,7 +6,7 @@ import pytest
 from optuna.trial import TrialState
 from sweep_helpers import Tiny
 
-from attnlab.sweeps.attempts import CELL_ATTR
+from attnlab.sweeps.store.attempts import CELL_ATTR
 
 
 @pytest.mark.slow  # four tiny trainings in two rounds, plus three launcher starts

@@ -19,7 +19,7 @@ import yaml
 
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.records import CellRecord
 
 METRICS_FILE = "metrics.csv"
 CONFIG_FILE = "config.yaml"

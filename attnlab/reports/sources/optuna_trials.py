@@ -17,8 +17,8 @@ from optuna.trial import FrozenTrial, TrialState
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.stats.sequential import PLAN_ATTR, SequentialPlan
-from attnlab.sweeps.attempts import CELL_ATTR, Standing, standing
-from attnlab.sweeps.records import ATTR_PREFIX, STEP_TIMING_ATTR, STUDY_DEFINITION_ATTR, CellRecord
+from attnlab.sweeps.store.attempts import CELL_ATTR, Standing, standing
+from attnlab.sweeps.store.records import ATTR_PREFIX, STEP_TIMING_ATTR, STUDY_DEFINITION_ATTR, CellRecord
 
 TRIAL_STATES: dict[TrialState, str] = {
     TrialState.COMPLETE: "complete",
@@ -42,7 +42,7 @@ def _local_file(url: str) -> Path | None:
 
 def existing_storage(url: str) -> BaseStorage:
     """Opens a storage that must already exist: reading must never create an empty journal or database."""
-    from attnlab.sweeps.storage import open_storage
+    from attnlab.sweeps.store.storage import open_storage
 
     path = _local_file(url)
     if path is not None and not path.is_file():
@@ -74,7 +74,7 @@ def trial_record(trial: FrozenTrial) -> CellRecord | None:
 def load_from_optuna(study: str, profile: str, url: str | None = None) -> LoadedStudy:
     """Every attnlab trial of ``study`` run under ``profile`` in the storage at ``url`` (default: the sweeps')."""
     from attnlab.ablations import StudyDefinition
-    from attnlab.sweeps.storage import DEFAULT_STORAGE, optuna_study_name
+    from attnlab.sweeps.store.storage import DEFAULT_STORAGE, optuna_study_name
 
     url = url or DEFAULT_STORAGE
     storage = existing_storage(url)

@@ -17,7 +17,7 @@ from rich.progress import track
 
 from attnlab.errors import ConfigError
 from attnlab.reports.spec import LoadedStudy, StudySpec
-from attnlab.sweeps.records import CellRecord
+from attnlab.sweeps.store.records import CellRecord
 
 ATTNLAB_KEY = "attnlab"
 # W&B run states -> cell states (crashed: the process stopped sending heartbeats; killed: stopped by hand).

@@ -1,4 +1,4 @@
-"""``python -m attnlab.sweeps.child SPEC OUTCOME``: one multi-device training, rank 0 writing its outcome.
+"""``python -m attnlab.sweeps.runs.child SPEC OUTCOME``: one multi-device training, rank 0 writing its outcome.
 
 Lightning's DDP launcher re-runs this same command for every other rank (with ``LOCAL_RANK`` set),
 so each rank reads the same spec and joins the same run; only rank 0 reports.
@@ -11,8 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
-from attnlab.sweeps.environment import EnvironmentStop
-from attnlab.sweeps.execution import Outcome, RunSpec, run_here, write_outcome
+from attnlab.sweeps.runs.environment import EnvironmentStop
+from attnlab.sweeps.runs.execution import Outcome, RunSpec, run_here, write_outcome
 
 
 def main(argv: list[str]) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 from optuna.storages.journal import JournalFileBackend
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.journal_lock import JournalLock
+from attnlab.sweeps.store.journal_lock import JournalLock
 
 TORN_SUFFIX = ".torn-"
 _TAIL_CHUNK = 1 << 16

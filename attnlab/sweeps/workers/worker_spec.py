@@ -10,11 +10,11 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 
-from attnlab.sweeps.attempts import retry_lost_search_trials
-from attnlab.sweeps.checkpoints import DEFAULT_KEPT
-from attnlab.sweeps.settings import stored_settings
-from attnlab.sweeps.storage import Heartbeat, StaleTrialCallback, open_storage
-from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S
+from attnlab.sweeps.runs.checkpoints import DEFAULT_KEPT
+from attnlab.sweeps.store.attempts import retry_lost_search_trials
+from attnlab.sweeps.store.settings import stored_settings
+from attnlab.sweeps.store.storage import Heartbeat, StaleTrialCallback, open_storage
+from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S
 
 DEFAULT_MAX_RETRIES = 2
 

@@ -1,8 +1,8 @@
 """A retried cell resumes from the ``last.ckpt`` its interrupted (or lost) earlier attempt left behind.
 
 Each attempt logs to its own folder, ``SAVE_DIR/NAME/STUDY@PROFILE-TOKEN/ROW/seedN/trialK`` (see
-:func:`~attnlab.sweeps.trial_runs.log_version_override`; the token is the storage's, from
-:func:`~attnlab.sweeps.settings.log_folder`, so another storage's study of the same name is never
+:func:`~attnlab.sweeps.runs.trial_runs.log_version_override`; the token is the storage's, from
+:func:`~attnlab.sweeps.store.settings.log_folder`, so another storage's study of the same name is never
 resumed from), and Lightning keeps ``last.ckpt`` there
 after every epoch. Only attempts that did not finish leave a cell to retry, so the newest earlier
 ``last.ckpt`` of the cell is where its training stopped: a preempted or timed-out cell goes on from

@@ -2,7 +2,7 @@
 
 Shared by the two kinds of work a worker does (a study's cells, a search's trials): both train
 ``["--config", PROFILE] + overrides`` with the worker's device settings, and both store a
-:class:`~attnlab.sweeps.records.CellRecord` that reports rebuild tables from.
+:class:`~attnlab.sweeps.store.records.CellRecord` that reports rebuild tables from.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from optuna.storages import BaseStorage
 
-from attnlab.sweeps.execution import Outcome
-from attnlab.sweeps.records import CellRecord
-from attnlab.sweeps.storage import set_trial_user_attrs
+from attnlab.sweeps.runs.execution import Outcome
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.storage import set_trial_user_attrs
 
 RECORD_STATES = {"complete": "complete", "failed": "failed", "pruned": "pruned"}
 

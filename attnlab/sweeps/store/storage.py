@@ -3,10 +3,10 @@
 - A plain path (default ``runs/attnlab.journal``): Optuna's ``JournalStorage`` on a
   ``JournalFileBackend``. Each write is one appended line under a file lock, so processes on one
   machine (or on a shared filesystem) can share it, no server is needed, and optuna-dashboard opens it.
-  A record torn by a crash or a full disk is set aside, never lost (:mod:`attnlab.sweeps.journal_file`).
+  A record torn by a crash or a full disk is set aside, never lost (:mod:`attnlab.sweeps.store.journal_file`).
 - ``sqlite:///FILE``, ``postgresql://…``, ``mysql://…`` (with or without ``+driver``): Optuna's
   ``RDBStorage`` (:class:`WaitingRDBStorage`, which waits out an outage of the database: see
-  :mod:`attnlab.sweeps.storage_outages`); a database server lets workers on many machines share one study.
+  :mod:`attnlab.sweeps.store.storage_outages`); a database server lets workers on many machines share one study.
 
 Heartbeats (a worker proving it is alive while it trains) are built into ``RDBStorage`` but not into
 Optuna 5's ``JournalStorage``. :class:`HeartbeatJournalStorage` adds them through Optuna's own
@@ -41,8 +41,8 @@ from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.journal_file import JournalFile, damaged_record_message, first_damaged_line
-from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
+from attnlab.sweeps.store.journal_file import JournalFile, damaged_record_message, first_damaged_line
+from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -179,11 +179,11 @@ class WaitingRDBStorage(RDBStorage):
     finds the trial finished (UpdateFinishedTrialError, as if it had been declared lost): the first one
     stands. A retried ``create_new_trial`` may leave an orphan: a RUNNING claim of the cell that nobody
     holds. Exactly-once survives it. A cell belongs to its lowest-numbered live attempt
-    (:mod:`attnlab.sweeps.ledger`), and the orphan, committed first, is numbered below the retried
+    (:mod:`attnlab.sweeps.store.ledger`), and the orphan, committed first, is numbered below the retried
     claim, so the retried claim loses and is marked superseded: nobody trains the cell while the
     orphan holds it, and the orphan is never beaten. It never beats either, so it is declared lost
     after the grace period; nobody saw a worker die, so that loss is a machine's, not charged to the
-    cell's retries (:func:`attnlab.sweeps.attempts.exhausts_retries`), and the cell is claimed again.
+    cell's retries (:func:`attnlab.sweeps.store.attempts.exhausts_retries`), and the cell is claimed again.
     """
 
     def __init__(self, url: str, *, outages: Outages, **kwargs: Any) -> None:

@@ -1,6 +1,6 @@
 """What a finished cell adds to its trial so optuna-dashboard can compare designs.
 
-The report never reads any of it (it reads the :class:`~attnlab.sweeps.records.CellRecord` user
+The report never reads any of it (it reads the :class:`~attnlab.sweeps.store.records.CellRecord` user
 attributes); it is for optuna-dashboard's own panels: the design axes, row and seed as trial
 parameters (parallel coordinates, slices, importance), validation error per epoch as intermediate
 values (learning curves), the metric's name on the study, and a trial note naming the cell.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import CategoricalChoiceType, CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalChoiceType, CategoricalDistribution, IntDistribution
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
@@ -36,18 +36,25 @@ def param_value(value: Any) -> CategoricalChoiceType:
     return json.dumps(value, sort_keys=True)
 
 
-def design_distributions(cells: Iterable[Cell]) -> dict[str, CategoricalDistribution]:
-    """Row, seed and every design axis over the study's levels, in first-seen order."""
-    levels: dict[str, list[CategoricalChoiceType]] = {ROW_PARAM: [], SEED_PARAM: []}
+def design_distributions(cells: Iterable[Cell]) -> dict[str, BaseDistribution]:
+    """Row and every design axis over the study's levels (categorical, first-seen order); the seed as an
+    integer over the study's range, since every trial stores its parameters' distributions and a
+    categorical over 5,000 seeds would be 5,000 choices stored 15,000 times. Linear in the cells."""
+    levels: dict[str, dict[CategoricalChoiceType, None]] = {ROW_PARAM: {}}  # ordered sets of choices
+    seeds = set()
     for cell in cells:
-        named = {ROW_PARAM: cell.row, SEED_PARAM: cell.seed} | {key: param_value(v) for key, v in cell.axes.items()}
+        seeds.add(cell.seed)
+        named = {ROW_PARAM: cell.row} | {key: param_value(v) for key, v in cell.axes.items()}
         for key, value in named.items():
-            if value not in levels.setdefault(key, []):
-                levels[key].append(value)
-    return {key: CategoricalDistribution(choices) for key, choices in levels.items() if choices}
+            levels.setdefault(key, {})[value] = None
+    if not seeds:
+        return {}
+    rows = CategoricalDistribution(list(levels.pop(ROW_PARAM)))
+    axes = {key: CategoricalDistribution(list(choices)) for key, choices in levels.items()}
+    return {ROW_PARAM: rows, SEED_PARAM: IntDistribution(min(seeds), max(seeds))} | axes
 
 
-def cell_params(cell: Cell, distributions: Mapping[str, CategoricalDistribution]) -> dict[str, CategoricalChoiceType]:
+def cell_params(cell: Cell, distributions: Mapping[str, BaseDistribution]) -> dict[str, CategoricalChoiceType]:
     named = {ROW_PARAM: cell.row, SEED_PARAM: cell.seed} | {key: param_value(v) for key, v in cell.axes.items()}
     return {key: value for key, value in named.items() if key in distributions}
 
@@ -73,7 +80,11 @@ def cell_note(cell: Cell, trial_number: int) -> str:
 
 
 def annotate_trial(
-    study: optuna.Study, trial_id: int, cell: Cell, cells: Iterable[Cell], curve: Mapping[int, float]
+    study: optuna.Study,
+    trial_id: int,
+    cell: Cell,
+    distributions: Mapping[str, BaseDistribution],
+    curve: Mapping[int, float],
 ) -> None:
     """Writes params, intermediate values and the trial note while the trial still runs (then they can't be)."""
     import optuna_dashboard
@@ -82,7 +93,6 @@ def annotate_trial(
     # A database's study reads through Optuna's trial cache, which learns of a trial the worker created through the
     # raw storage only when it next reads the study (after its first read, only unfinished and new trials).
     study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    distributions = design_distributions(cells)
     for key, value in cell_params(cell, distributions).items():
         distribution = distributions[key]
         storage.set_trial_param(trial_id, key, distribution.to_internal_repr(value), distribution)
@@ -99,11 +109,17 @@ def name_metric(study: optuna.Study, metric: str) -> None:
 
 
 def annotate_cell(
-    study: optuna.Study, trial_id: int, cell: Cell, cells: Iterable[Cell], metric: str, log_dir: str | None
+    study: optuna.Study,
+    trial_id: int,
+    cell: Cell,
+    distributions: Mapping[str, BaseDistribution],
+    metric: str,
+    log_dir: str | None,
 ) -> None:
-    """The dashboard's view of a cell that just trained; logs and goes on when the storage refuses."""
+    """The dashboard's view of a cell that just trained (``distributions``: :func:`design_distributions` of the
+    study's cells, computed once per worker); logs and goes on when the storage refuses."""
     try:
         name_metric(study, metric)
-        annotate_trial(study, trial_id, cell, cells, read_curve(log_dir))
+        annotate_trial(study, trial_id, cell, distributions, read_curve(log_dir))
     except Exception:  # never a cell's failure: the record and the report do not depend on it
         _logger.warning("cell %s: dashboard parameters and notes not written", cell.name, exc_info=True)

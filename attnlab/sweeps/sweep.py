@@ -15,16 +15,16 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.launcher import run_workers
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.placement import plan_placement
-from attnlab.sweeps.records import ATTR_PREFIX, STUDY_PROFILE_ATTR
-from attnlab.sweeps.search_worker import SearchTally
-from attnlab.sweeps.session import Session, open_session, profile_settings
-from attnlab.sweeps.slurm import check_slurm, launch_on_slurm
-from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.storage import is_database, optuna_study_name
-from attnlab.sweeps.sweep_file import SweepDefinition, load_sweep, validate_sweep
+from attnlab.sweeps.cluster.slurm import check_slurm, launch_on_slurm
+from attnlab.sweeps.cluster.slurm_options import SlurmOptions
+from attnlab.sweeps.local.launcher import run_workers
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.local.placement import plan_placement
+from attnlab.sweeps.local.session import Session, open_session, profile_settings
+from attnlab.sweeps.store.records import ATTR_PREFIX, STUDY_PROFILE_ATTR
+from attnlab.sweeps.store.storage import is_database, optuna_study_name
+from attnlab.sweeps.workers.search_worker import SearchTally
+from attnlab.sweeps.workers.sweep_file import SweepDefinition, load_sweep, validate_sweep
 
 BEST_ROOT = Path("runs/sweeps")
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from attnlab.ablations import Cell
 from attnlab.errors import ConfigError
-from attnlab.sweeps.records import STEP_TIMING_ATTR, StepTiming
-from attnlab.sweeps.trial_runs import device_overrides, train_args
-from attnlab.sweeps.worker_spec import WorkerContext
+from attnlab.sweeps.runs.trial_runs import device_overrides, train_args
+from attnlab.sweeps.store.records import STEP_TIMING_ATTR, StepTiming
+from attnlab.sweeps.workers.worker_spec import WorkerContext
 
 if TYPE_CHECKING:
     import torch

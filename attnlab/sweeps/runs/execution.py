@@ -2,9 +2,9 @@
 
 Lightning's ``ddp`` launcher starts the other ranks by re-running the current command line; inside
 a worker that would start more workers. A multi-device trial therefore runs as
-``python -m attnlab.sweeps.child SPEC OUTCOME``: re-running that is exactly what the other ranks
+``python -m attnlab.sweeps.runs.child SPEC OUTCOME``: re-running that is exactly what the other ranks
 need, and rank 0 writes the :class:`Outcome` for the worker to read. Inside a SLURM allocation
-``srun`` starts the ranks instead (:mod:`~attnlab.sweeps.slurm_steps`).
+``srun`` starts the ranks instead (:mod:`~attnlab.sweeps.runs.slurm_steps`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any, Literal
 import optuna
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps.environment import EnvironmentStop, as_environment_stop
-from attnlab.sweeps.slurm_steps import rank_launcher, stop_signal
-from attnlab.sweeps.wandb_runs import WandbRun, finish_run, make_logger
+from attnlab.sweeps.runs.environment import EnvironmentStop, as_environment_stop
+from attnlab.sweeps.runs.slurm_steps import rank_launcher, stop_signal
+from attnlab.sweeps.runs.wandb_runs import WandbRun, finish_run, make_logger
 
 OutcomeState = Literal["complete", "failed", "pruned", "stopped"]  # stopped: by the machine
 _logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _message(error: BaseException) -> str:
 
 def _load_trial(target: PruningTarget) -> optuna.Trial:
     """The live trial a child process reports to (DDP pruning needs a database storage: checked up front)."""
-    from attnlab.sweeps.storage import open_storage
+    from attnlab.sweeps.store.storage import open_storage
 
     storage = open_storage(target.storage)
     study = optuna.load_study(study_name=target.study, storage=storage)
@@ -129,11 +129,11 @@ def _stop_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 
 
 def run_in_child(spec: RunSpec, devices: int) -> Outcome:
-    """Trains ``spec`` as ``python -m attnlab.sweeps.child``, which Lightning's DDP launcher can re-run per rank."""
+    """Trains ``spec`` as ``python -m attnlab.sweeps.runs.child``, which Lightning's DDP launcher can re-run per rank."""
     with tempfile.TemporaryDirectory(prefix="attnlab-trial-") as folder:
         spec_path, outcome_path = Path(folder, "spec.json"), Path(folder, "outcome.json")
         spec_path.write_text(spec.to_json(), encoding="utf-8")
-        child = [sys.executable, "-m", "attnlab.sweeps.child", str(spec_path), str(outcome_path)]
+        child = [sys.executable, "-m", "attnlab.sweeps.runs.child", str(spec_path), str(outcome_path)]
         command = rank_launcher(devices) + child
         # Its own process group: the ranks it starts can be stopped together, and none outlives the trial.
         process = subprocess.Popen(command, start_new_session=True)

@@ -1,7 +1,7 @@
 """A worker's loop over a study's cells: claim the next unfinished cell, train it, record it, until none is left.
 
 A worker keeps going while other workers still run cells: if one of them dies, its cell comes back
-(once its heartbeat is overdue) and this worker takes it. See :mod:`attnlab.sweeps.ledger` for why
+(once its heartbeat is overdue) and this worker takes it. See :mod:`attnlab.sweeps.store.ledger` for why
 no cell is trained twice.
 """
 
@@ -9,33 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 
+from optuna.distributions import BaseDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from attnlab.ablations import Cell, StudyDefinition
 from attnlab.errors import ConfigError
 from attnlab.stats.sequential import PLAN_ATTR
-from attnlab.sweeps.attempts import End, end_attempt, fail_lost_attempts, keep_alive
-from attnlab.sweeps.checkpoints import keep_checkpoints
-from attnlab.sweeps.dashboard_meta import annotate_cell
-from attnlab.sweeps.environment import STOPPED_REASON, as_environment_stop
-from attnlab.sweeps.execution import Outcome, RunSpec, execute
-from attnlab.sweeps.ledger import Claim, LiveLedger, claim, pick
-from attnlab.sweeps.polling import Backoff
-from attnlab.sweeps.records import CellRecord
-from attnlab.sweeps.resume import resume_override
-from attnlab.sweeps.settings import log_folder
-from attnlab.sweeps.step_times import ensure_step_timing
-from attnlab.sweeps.trial_runs import (
+from attnlab.sweeps.runs.checkpoints import keep_checkpoints
+from attnlab.sweeps.runs.environment import STOPPED_REASON, as_environment_stop
+from attnlab.sweeps.runs.execution import Outcome, RunSpec, execute
+from attnlab.sweeps.runs.resume import resume_override
+from attnlab.sweeps.runs.trial_runs import (
     device_overrides,
     finished_record,
     log_version_override,
     train_args,
     write_record,
 )
-from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
-from attnlab.sweeps.worker_spec import WorkerContext
+from attnlab.sweeps.runs.wandb_runs import WandbRun, axis_tags, project_name
+from attnlab.sweeps.store.attempts import End, end_attempt, fail_lost_attempts, keep_alive
+from attnlab.sweeps.store.dashboard_meta import annotate_cell, design_distributions
+from attnlab.sweeps.store.ledger import Claim, LiveLedger, claim, pick
+from attnlab.sweeps.store.polling import Backoff
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.settings import log_folder
+from attnlab.sweeps.workers.step_times import ensure_step_timing
+from attnlab.sweeps.workers.worker_spec import WorkerContext
 
 _logger = logging.getLogger(__name__)
 FIRST_POLL_S = 1.0  # an idle worker's first wait before it looks again for cells freed by dead workers
@@ -100,14 +102,15 @@ def _finish(context: WorkerContext, claimed: Claim, record: CellRecord, outcome:
         keep_checkpoints(outcome.result["best_checkpoint"], context.spec.checkpoints)
 
 
-def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
-    """Trains one claimed cell and stores its record; an interruption leaves the cell to do."""
+def run_cell(context: WorkerContext, cell: Cell, claimed: Claim, distributions: Mapping[str, BaseDistribution]) -> None:
+    """Trains one claimed cell and stores its record (``distributions``: the study's dashboard parameters);
+    an interruption leaves the cell to do."""
     _logger.info("cell %s: training as trial %d", cell.name, claimed.number)
     try:
         with keep_alive(context.storage, claimed.trial_id):
             record, outcome = _train(context, cell, claimed)
             log_dir, metric = (outcome.result or {}).get("log_dir"), context.settings["definition"]["metric"]
-            annotate_cell(context.study, claimed.trial_id, cell, study_cells(context).values(), metric, log_dir)
+            annotate_cell(context.study, claimed.trial_id, cell, distributions, metric, log_dir)
             _finish(context, claimed, record, outcome)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
         end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED)
@@ -135,6 +138,7 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim) -> None:
 def run_cells(context: WorkerContext) -> None:
     """Claims and trains cells until every cell (or the one ``--cell``, or the round's ``cells``) is finished."""
     cells = study_cells(context)
+    distributions = design_distributions(cells.values())  # once: the study's cells do not change while it runs
     names = [context.spec.cell] if context.spec.cell else list(context.spec.cells or cells)
     timing_due = True
 
@@ -166,5 +170,5 @@ def run_cells(context: WorkerContext) -> None:
         if claimed is None:
             lost_races += 1
         else:
-            run_cell(context, cells[name], claimed)
+            run_cell(context, cells[name], claimed, distributions)
             time_steps_once()

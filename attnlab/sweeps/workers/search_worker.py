@@ -18,24 +18,24 @@ from optuna.trial import TrialState
 
 from attnlab.ablations.overrides import SEED_KEY
 from attnlab.errors import ConfigError
-from attnlab.sweeps.attempts import End, Standing, fail_lost_attempts, mark_end, runner_attrs, standing
-from attnlab.sweeps.environment import STOPPED_REASON, EnvironmentStop
-from attnlab.sweeps.execution import Outcome, PruningTarget, RunSpec, execute
-from attnlab.sweeps.ledger import Progress
-from attnlab.sweeps.polling import Backoff
-from attnlab.sweeps.records import CellRecord
-from attnlab.sweeps.settings import log_folder
-from attnlab.sweeps.sweep_file import SweepDefinition
-from attnlab.sweeps.trial_feed import TrialFeed
-from attnlab.sweeps.trial_runs import (
+from attnlab.sweeps.runs.environment import STOPPED_REASON, EnvironmentStop
+from attnlab.sweeps.runs.execution import Outcome, PruningTarget, RunSpec, execute
+from attnlab.sweeps.runs.trial_runs import (
     device_overrides,
     finished_record,
     log_version_override,
     train_args,
     write_record,
 )
-from attnlab.sweeps.wandb_runs import WandbRun, axis_tags, project_name
-from attnlab.sweeps.worker_spec import WorkerContext
+from attnlab.sweeps.runs.wandb_runs import WandbRun, axis_tags, project_name
+from attnlab.sweeps.store.attempts import End, Standing, fail_lost_attempts, mark_end, runner_attrs, standing
+from attnlab.sweeps.store.ledger import Progress
+from attnlab.sweeps.store.polling import Backoff
+from attnlab.sweeps.store.records import CellRecord
+from attnlab.sweeps.store.settings import log_folder
+from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.workers.sweep_file import SweepDefinition
+from attnlab.sweeps.workers.worker_spec import WorkerContext
 
 FIRST_POLL_S = 1.0  # an idle search worker's first wait, doubling while the last trials run elsewhere
 MAX_POLL_S = 60.0  # its longest (capped by the heartbeat interval)
@@ -54,8 +54,8 @@ def _suggest(trial: optuna.Trial, key: str, distribution: BaseDistribution) -> A
 
 
 class SearchTally:
-    """How the search's trials stand, kept current from what changed (:class:`~attnlab.sweeps.trial_feed.TrialFeed`):
-    a poll reads the new and unfinished trials only, and keeps each trial's standing, not the trial."""
+    """How the search's trials stand, kept current from what changed (a ``TrialFeed``): a poll reads
+    the new and unfinished trials only, and keeps each trial's standing, not the trial."""
 
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
         self._feed = TrialFeed(storage, study_id)

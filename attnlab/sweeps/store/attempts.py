@@ -1,7 +1,7 @@
 """One attempt at a cell or search trial = one Optuna trial: how it is marked, judged, kept alive and declared lost.
 
 The marks live in trial *system* attributes, which reports never read; the cell's results live in
-the :class:`~attnlab.sweeps.records.CellRecord` user attributes. An attempt ends in one of five ways:
+the :class:`~attnlab.sweeps.store.records.CellRecord` user attributes. An attempt ends in one of five ways:
 
 - COMPLETE (or PRUNED in a search): it trained;
 - FAIL marked ``final``: it trained and failed for a reason worth reporting (diverged, bad config);
@@ -41,8 +41,8 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat  # Optuna's heartbeat interface (not re-exported)
 from optuna.trial import FrozenTrial, TrialState
 
-from attnlab.sweeps.records import ATTR_PREFIX
-from attnlab.sweeps.storage_outages import StorageUnreachable
+from attnlab.sweeps.store.records import ATTR_PREFIX
+from attnlab.sweeps.store.storage_outages import StorageUnreachable
 
 _logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def heartbeat_interval(storage: BaseStorage) -> int | None:
 def keep_alive(storage: BaseStorage, trial_id: int) -> Iterator[None]:
     """Beats for ``trial_id`` every interval from a background thread while the block runs.
 
-    A beat waits out a storage outage (:mod:`attnlab.sweeps.storage_outages`); one still failing past
+    A beat waits out a storage outage (:mod:`attnlab.sweeps.store.storage_outages`); one still failing past
     ``--storage-timeout`` stops the training: the main thread gets Ctrl-C (SIGINT), so the cell ends as
     interrupted (or, with the storage gone, as a machine's loss once it is back), never as its fault.
     """

@@ -1,7 +1,7 @@
-"""``python -m attnlab.sweeps.worker SPEC``: one worker process, started (and pinned to its devices) by a launcher.
+"""``python -m attnlab.sweeps.workers.worker SPEC``: one worker process, started (and pinned) by a launcher.
 
 It reads its job from the study's stored settings and works until nothing is left: a study's
-cells (:mod:`~attnlab.sweeps.cell_worker`) or a search's trials (:mod:`~attnlab.sweeps.search_worker`).
+cells (:mod:`~attnlab.sweeps.workers.cell_worker`) or a search's trials (:mod:`~attnlab.sweeps.workers.search_worker`).
 SIGTERM (a scheduler's preemption) is handled like Ctrl-C: the running attempt is marked
 interrupted, so the cell or trial is simply still to do. A storage unreachable past
 ``--storage-timeout`` stops the worker with :data:`STORAGE_LOST_STATUS` and one line; its attempt,
@@ -19,9 +19,9 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-from attnlab.sweeps.environment import STOPPED_STATUS, as_environment_stop
-from attnlab.sweeps.storage_outages import StorageUnreachable
-from attnlab.sweeps.worker_spec import WorkerContext, WorkerSpec
+from attnlab.sweeps.runs.environment import STOPPED_STATUS, as_environment_stop
+from attnlab.sweeps.store.storage_outages import StorageUnreachable
+from attnlab.sweeps.workers.worker_spec import WorkerContext, WorkerSpec
 
 INTERRUPTED_STATUS = 130
 STORAGE_LOST_STATUS = 69  # EX_UNAVAILABLE: the storage stayed unreachable past --storage-timeout
@@ -82,11 +82,11 @@ def main(argv: list[str]) -> int:
         with interrupted_once():
             context = WorkerContext.open(spec)
             if context.settings["kind"] == "cells":
-                from attnlab.sweeps.cell_worker import run_cells
+                from attnlab.sweeps.workers.cell_worker import run_cells
 
                 run_cells(context)
             else:
-                from attnlab.sweeps.search_worker import run_search
+                from attnlab.sweeps.workers.search_worker import run_search
 
                 run_search(context)
     except KeyboardInterrupt:

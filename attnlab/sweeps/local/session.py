@@ -9,10 +9,10 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.settings import open_study
-from attnlab.sweeps.storage import open_storage
-from attnlab.sweeps.wandb_runs import check_ready
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.runs.wandb_runs import check_ready
+from attnlab.sweeps.store.settings import open_study
+from attnlab.sweeps.store.storage import open_storage
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ is never kept against an earlier finished attempt, so a finished study trains no
 declared lost while still alive (no beat reached the storage for the grace period) finds its trial
 already failed when it reports, and drops its result: a cell is recorded once even then.
 
-Reading only what changed. The ledger is kept current from a :class:`~attnlab.sweeps.trial_feed.TrialFeed`:
+Reading only what changed. The ledger is kept current from a :class:`~attnlab.sweeps.store.trial_feed.TrialFeed`:
 after each read it knows every trial of the study as a full read would show it, having read only the
 trials created since and the ones it saw unfinished. That cannot miss a claim: a claim is a RUNNING
 trial, and unfinished trials are read again every time; the only trials never read again are
@@ -24,7 +24,7 @@ cells and at 20,000; the ledger holds a slim copy of each attempt (its marks and
 its record), so a worker's memory does not hold every trial's record either.
 
 Retries. A worker that dies stops beating; any other worker declares its attempt lost (see
-:mod:`attnlab.sweeps.attempts`) and the cell becomes claimable again. A loss is charged to the cell
+:mod:`attnlab.sweeps.store.attempts`) and the cell becomes claimable again. A loss is charged to the cell
 only when its launcher saw the worker die while the launcher itself lived (the attempt is marked
 ``died``); charged losses are retried ``max_retries`` times. A loss nobody saw (the launcher, the
 node or the database went with it) is a machine's: free, but capped at ``MAX_MACHINE_LOSSES``, so
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from attnlab.sweeps.attempts import (
+from attnlab.sweeps.store.attempts import (
     CELL_ATTR,
     FAILURE_REASON_ATTR,
     End,
@@ -54,7 +54,7 @@ from attnlab.sweeps.attempts import (
     signals_deferred,
     standing,
 )
-from attnlab.sweeps.trial_feed import TrialFeed
+from attnlab.sweeps.store.trial_feed import TrialFeed
 
 NO_REASON = "no reason recorded"
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from attnlab.errors import ConfigError
 from attnlab.option_ranges import int_in
-from attnlab.sweeps.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
-from attnlab.sweeps.storage import DEFAULT_STORAGE, Heartbeat
-from attnlab.sweeps.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, MAX_STORAGE_TIMEOUT_S
-from attnlab.sweeps.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
+from attnlab.sweeps.runs.checkpoints import CHECKPOINT_CHOICES, DEFAULT_KEPT
+from attnlab.sweeps.store.storage import DEFAULT_STORAGE, Heartbeat
+from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, MAX_STORAGE_TIMEOUT_S
+from attnlab.sweeps.workers.worker_spec import DEFAULT_MAX_RETRIES, WorkerSpec
 
 MAX_WORKERS = 1024  # per launcher; more machines share a study through one --storage
 MAX_DEVICES_PER_TRIAL = 1024

@@ -26,15 +26,15 @@ from rich.console import Console
 
 from attnlab.errors import ConfigError
 from attnlab.safe_paths import path_inside
-from attnlab.sweeps import ledger
-from attnlab.sweeps.launcher import progress_bar
-from attnlab.sweeps.options import LaunchOptions
-from attnlab.sweeps.polling import Backoff
-from attnlab.sweeps.session import Session
-from attnlab.sweeps.slurm_options import SlurmOptions
-from attnlab.sweeps.storage import is_database, shown_url
-from attnlab.sweeps.worker import INTERRUPTED_STATUS, stop_under_way
-from attnlab.sweeps.worker_spec import WorkerSpec
+from attnlab.sweeps.cluster.slurm_options import SlurmOptions
+from attnlab.sweeps.local.launcher import progress_bar
+from attnlab.sweeps.local.options import LaunchOptions
+from attnlab.sweeps.local.session import Session
+from attnlab.sweeps.store import ledger
+from attnlab.sweeps.store.polling import Backoff
+from attnlab.sweeps.store.storage import is_database, shown_url
+from attnlab.sweeps.workers.worker import INTERRUPTED_STATUS, stop_under_way
+from attnlab.sweeps.workers.worker_spec import WorkerSpec
 
 if TYPE_CHECKING:
     import submitit
@@ -92,7 +92,7 @@ class SlurmWorker:
         self.spec = spec
 
     def __call__(self) -> int:
-        from attnlab.sweeps.worker import main
+        from attnlab.sweeps.workers.worker import main
 
         task = int(os.environ.get("SLURM_ARRAY_TASK_ID", "0"))
         status = main([dataclasses.replace(self.spec, slot=task).to_json()])

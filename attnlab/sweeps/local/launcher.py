@@ -1,13 +1,13 @@
 """Starts a launcher's worker processes, shows the study's progress until they finish, stops them cleanly on Ctrl-C.
 
-Workers are separate processes (``python -m attnlab.sweeps.worker``): each gets its own devices
+Workers are separate processes (``python -m attnlab.sweeps.workers.worker``): each gets its own devices
 through its environment before CUDA starts, a crash or a kill takes only one worker down, and a
 launcher on another machine starts the same workers against the same storage. Their output goes
 to one log file each under ``runs/workers/STUDY@PROFILE/``; the terminal shows one progress bar.
 
 A worker that dies under a living launcher (a signal, an error status) had its running attempt die
 with it: the launcher marks that attempt ``died``, a loss charged to its cell
-(:mod:`attnlab.sweeps.attempts`); losses nobody saw (the launcher killed too) are the machine's.
+(:mod:`attnlab.sweeps.store.attempts`); losses nobody saw (the launcher killed too) are the machine's.
 The progress poll backs off from 1 s to 10 s while nothing changes, so an idle launcher reads the
 storage rarely; a worker's end is still seen within a fraction of a second.
 """
@@ -37,15 +37,15 @@ from rich.progress import (
 )
 
 from attnlab.errors import ConfigError
-from attnlab.sweeps import ledger
-from attnlab.sweeps.attempts import fail_attempts_of_dead_worker
-from attnlab.sweeps.environment import STOPPED_STATUS
-from attnlab.sweeps.placement import Placement
-from attnlab.sweeps.polling import Backoff
-from attnlab.sweeps.storage import open_storage
-from attnlab.sweeps.storage_outages import StorageUnreachable
-from attnlab.sweeps.worker import INTERRUPTED_STATUS, STOP_MARK, STORAGE_LOST_STATUS, interrupted_once
-from attnlab.sweeps.worker_spec import WorkerSpec
+from attnlab.sweeps.local.placement import Placement
+from attnlab.sweeps.runs.environment import STOPPED_STATUS
+from attnlab.sweeps.store import ledger
+from attnlab.sweeps.store.attempts import fail_attempts_of_dead_worker
+from attnlab.sweeps.store.polling import Backoff
+from attnlab.sweeps.store.storage import open_storage
+from attnlab.sweeps.store.storage_outages import StorageUnreachable
+from attnlab.sweeps.workers.worker import INTERRUPTED_STATUS, STOP_MARK, STORAGE_LOST_STATUS, interrupted_once
+from attnlab.sweeps.workers.worker_spec import WorkerSpec
 
 WORKER_LOG_ROOT = Path("runs/workers")
 POLL_S = 1.0  # the progress poll's first wait, and its wait again whenever something changed
@@ -71,7 +71,7 @@ class WorkerProcess:
         self.spec = spec
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "attnlab.sweeps.worker", spec.to_json()]
+        command = [sys.executable, "-m", "attnlab.sweeps.workers.worker", spec.to_json()]
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, env=os.environ | environment, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
