@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import optuna
@@ -10,7 +11,7 @@ from optuna.trial import TrialState, create_trial
 
 from attnlab.sweeps.store.attempts import CELL_ATTR
 from attnlab.sweeps.store.ledger import LiveLedger, claim
-from attnlab.sweeps.store.storage import open_storage
+from attnlab.sweeps.store.storage import Heartbeat, open_storage
 
 NEW_CELLS = ["new/seed0", "new/seed1"]
 
@@ -48,3 +49,18 @@ def test_claims_read_only_new_and_unfinished_trials(tmp_path: Path, kind: str, s
     assert live.current().claimable() == []
     # its own claim; then the first claim (still running) and the second; then a poll: the two running claims
     assert read == [1, 2, 2]
+
+
+def test_the_journal_stale_check_reads_only_new_and_unfinished_trials(tmp_path: Path) -> None:
+    url = str(tmp_path / "s.journal")
+    study, _ = finished_study(url, 400)
+    storage = open_storage(url, heartbeat=Heartbeat(interval_s=1, grace_s=2))
+    study.add_trial(create_trial(state=TrialState.COMPLETE, value=1.0))
+    running = storage.create_new_trial(study._study_id)  # an attempt that never beat, started a minute ago
+    storage._replay_result._trials[running].datetime_start -= datetime.timedelta(seconds=60)
+    assert storage._get_stale_trial_ids(study._study_id) == [running]  # the first check reads the study once
+    feed = storage._feeds[study._study_id]
+    assert feed._unfinished == {running}  # what the next check reads again: one trial of 402
+    storage.set_trial_state_values(running, TrialState.FAIL)
+    assert storage._get_stale_trial_ids(study._study_id) == []
+    assert feed._unfinished == set()

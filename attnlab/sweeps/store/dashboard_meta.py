@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalChoiceType, CategoricalDistribution, IntDistribution
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
+from optuna.storages._cached_storage import _CachedStorage
 
 from attnlab.ablations import Cell
 
@@ -89,10 +89,10 @@ def annotate_trial(
     """Writes params, intermediate values and the trial note while the trial still runs (then they can't be)."""
     import optuna_dashboard
 
-    storage: BaseStorage = study._storage
-    # A database's study reads through Optuna's trial cache, which learns of a trial the worker created through the
-    # raw storage only when it next reads the study (after its first read, only unfinished and new trials).
-    study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    # Params go through the raw storage: a database study's trial cache would have to read the whole study
+    # first to learn of a trial the worker created behind it, and then hold every trial in the worker.
+    cached: BaseStorage = study._storage
+    storage = cached._backend if isinstance(cached, _CachedStorage) else cached
     for key, value in cell_params(cell, distributions).items():
         distribution = distributions[key]
         storage.set_trial_param(trial_id, key, distribution.to_internal_repr(value), distribution)

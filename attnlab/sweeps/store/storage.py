@@ -22,6 +22,7 @@ import contextlib
 import functools
 import importlib.util
 import json
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from optuna.trial import FrozenTrial, TrialState
 from attnlab.errors import ConfigError
 from attnlab.sweeps.store.journal_file import JournalFile, damaged_record_message, first_damaged_line
 from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
+from attnlab.sweeps.store.trial_feed import TrialFeed
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -80,6 +82,8 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     def __init__(self, backend: JournalFileBackend, heartbeat: Heartbeat) -> None:
         super().__init__(backend)
         self._heartbeat = heartbeat
+        self._feeds: dict[int, TrialFeed] = {}  # per study: its new and unfinished trials, for the stale check
+        self._feeds_lock = threading.Lock()
 
     def record_heartbeat(self, trial_id: int) -> None:
         # A trial that ended (or was declared dead) between two beats has nothing left to keep alive.
@@ -87,12 +91,16 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
             self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        """Running trials silent for the grace period, counting from their start if they never beat."""
+        """Running trials silent for the grace period, counting from their start if they never beat; looked for
+        among the trials new or unfinished since the last check, not the whole study (a finished one never runs)."""
         oldest_alive = time.time() - self._heartbeat.grace_s
+        with self._feeds_lock:
+            feed = self._feeds.setdefault(study_id, TrialFeed(self, study_id))
+            trials = feed.changed()
         return [
             trial._trial_id
-            for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-            if _last_sign_of_life(trial) < oldest_alive
+            for trial in trials
+            if trial.state == TrialState.RUNNING and _last_sign_of_life(trial) < oldest_alive
         ]
 
     def get_heartbeat_interval(self) -> int | None:

@@ -37,6 +37,7 @@ from attnlab.sweeps.store.polling import Backoff
 from attnlab.sweeps.store.records import CellRecord
 from attnlab.sweeps.store.settings import log_folder
 from attnlab.sweeps.workers.step_times import ensure_step_timing
+from attnlab.sweeps.workers.worker import stop_requested, stop_under_way
 from attnlab.sweeps.workers.worker_spec import WorkerContext
 
 _logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim, distributions: 
             annotate_cell(context.study, claimed.trial_id, cell, distributions, metric, log_dir)
             _finish(context, claimed, record, outcome)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
+        stop_under_way()
         end_attempt(context.storage, claimed.trial_id, End.INTERRUPTED)
         raise KeyboardInterrupt from None
     except UpdateFinishedTrialError:
@@ -154,6 +156,8 @@ def run_cells(context: WorkerContext) -> None:
     idle = Backoff(min(FIRST_POLL_S, beat_s), min(MAX_POLL_S, beat_s))
     live = LiveLedger(context.storage, context.study_id, names, context.spec.max_retries)
     while True:
+        if stop_requested():  # a Ctrl-C whose KeyboardInterrupt was swallowed: no further cell
+            raise KeyboardInterrupt("a stop signal came during the last cell")
         fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
         ledger = live.current()
         if ledger.finished:

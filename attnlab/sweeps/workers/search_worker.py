@@ -35,6 +35,7 @@ from attnlab.sweeps.store.records import CellRecord
 from attnlab.sweeps.store.settings import log_folder
 from attnlab.sweeps.store.trial_feed import TrialFeed
 from attnlab.sweeps.workers.sweep_file import SweepDefinition
+from attnlab.sweeps.workers.worker import stop_requested, stop_under_way
 from attnlab.sweeps.workers.worker_spec import WorkerContext
 
 FIRST_POLL_S = 1.0  # an idle search worker's first wait, doubling while the last trials run elsewhere
@@ -157,6 +158,7 @@ class SearchObjective:
         try:
             record, outcome = self._run(trial, trial_id, params)
         except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit; Optuna expects this
+            stop_under_way()
             mark_end(self.context.storage, trial_id, End.INTERRUPTED)
             raise KeyboardInterrupt from None
         except EnvironmentStop as stop:  # a full disk: the trial is still to do once it is freed
@@ -183,6 +185,8 @@ def run_search(context: WorkerContext) -> None:
     beat_s = float(context.spec.heartbeat_interval_s)
     idle = Backoff(min(FIRST_POLL_S, beat_s), min(MAX_POLL_S, beat_s))
     while True:
+        if stop_requested():  # a Ctrl-C whose KeyboardInterrupt was swallowed: no further trial
+            raise KeyboardInterrupt("a stop signal came during the last trial")
         fail_lost_attempts(context.study, context.storage, context.spec.grace_s)
         tally = objective.tally.refresh()
         counts = tally.counts()

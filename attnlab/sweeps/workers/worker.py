@@ -29,29 +29,38 @@ STOP_MARK = "worker stopped: "  # the line the launcher shows when the machine o
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_stopping = threading.Event()  # a stop is under way: Lightning's teardown re-installs _interrupt, which must not fire
+_stopping = threading.Event()  # a stop's clean-up is under way: Lightning's teardown re-installs _interrupt, which
+# must not fire again
+_requested = threading.Event()  # a stop signal came: set even when its KeyboardInterrupt was swallowed
 
 
 def stop_under_way() -> None:
-    """From now on stop signals are ignored: the clean-up of a stop begun otherwise (e.g. SLURM's time-limit
-    signal, handled by submitit) must not be cut short by the SIGTERM that follows it."""
+    """From now on stop signals are ignored: the clean-up of a stop (marking attempts interrupted, SLURM's
+    time-limit requeue) must not be cut short by the signals that follow. The clean-up calls it first."""
     _stopping.set()
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
 
 
+def stop_requested() -> bool:
+    """A stop signal came. Its KeyboardInterrupt may never have reached the loop: a signal handler can run
+    inside a finalizer, where Python prints the exception and goes on. The loops check this between cells."""
+    return _requested.is_set()
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     if _stopping.is_set():
         return
-    stop_under_way()
+    _requested.set()  # a later signal raises again until a clean-up has begun (the first one may be swallowed)
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
 def interrupted_once() -> Iterator[None]:
-    """Ctrl-C or SIGTERM (a scheduler's preemption) raises KeyboardInterrupt once; later ones are ignored,
-    so the clean-up they start (marking attempts interrupted, stopping workers) is never cut short."""
+    """Ctrl-C or SIGTERM (a scheduler's preemption) raises KeyboardInterrupt until a clean-up begins
+    (:func:`stop_under_way`); later ones are ignored, so the clean-up is never cut short."""
     _stopping.clear()
+    _requested.clear()
     previous = {stop: signal.signal(stop, _interrupt) for stop in STOP_SIGNALS}
     try:
         yield
@@ -90,6 +99,7 @@ def main(argv: list[str]) -> int:
 
                 run_search(context)
     except KeyboardInterrupt:
+        stop_under_way()
         logging.getLogger(__name__).warning("interrupted: the running attempt is left to do")
         return INTERRUPTED_STATUS
     except StorageUnreachable as error:
