@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 from optuna_dashboard._note import get_note_from_system_attrs
 
 from attnlab.ablations import Cell
-from attnlab.sweeps.store.dashboard_meta import annotate_cell, design_distributions, read_curve
+from attnlab.sweeps.store.dashboard_meta import DesignParams, annotate_cell, design_distributions, read_curve
 from attnlab.sweeps.store.records import CellRecord
 from attnlab.sweeps.store.storage import open_storage
 
@@ -38,7 +38,7 @@ def test_a_cell_gets_params_curve_note_and_metric_name(tmp_path: Path, kind: str
     study = optuna.create_study(study_name="demo@quick", storage=storage)
     # A worker claims through the raw storage, which a database's study caches behind (Optuna's _CachedStorage).
     trial_id = storage.create_new_trial(study._study_id)
-    annotate_cell(study, trial_id, CELLS[3], design_distributions(CELLS), "test/top1_err", str(tmp_path))
+    annotate_cell(study, trial_id, CELLS[3], DesignParams.of(CELLS), "test/top1_err", str(tmp_path))
     storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [21.0])
     frozen = study.trials[0]
     assert frozen.params == {

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from optuna.storages import BaseStorage
 from optuna.storages._cached_storage import _CachedStorage
 
 from attnlab.ablations import Cell
+from attnlab.sweeps.store.storage import set_trial_params
 
 _logger = logging.getLogger(__name__)
 CURVE_METRIC = "val/top1_err"  # what the learning curves plot (the training's default monitor)
@@ -54,6 +56,19 @@ def design_distributions(cells: Iterable[Cell]) -> dict[str, BaseDistribution]:
     return {ROW_PARAM: rows, SEED_PARAM: IntDistribution(min(seeds), max(seeds))} | axes
 
 
+@dataclass
+class DesignParams:
+    """The study's dashboard parameters, computed once per worker, and those already checked against the
+    distributions the study stores (looked up once per worker, not once per cell)."""
+
+    distributions: dict[str, BaseDistribution]
+    checked: dict[str, BaseDistribution] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cells: Iterable[Cell]) -> DesignParams:
+        return cls(design_distributions(cells))
+
+
 def cell_params(cell: Cell, distributions: Mapping[str, BaseDistribution]) -> dict[str, CategoricalChoiceType]:
     named = {ROW_PARAM: cell.row, SEED_PARAM: cell.seed} | {key: param_value(v) for key, v in cell.axes.items()}
     return {key: value for key, value in named.items() if key in distributions}
@@ -80,22 +95,23 @@ def cell_note(cell: Cell, trial_number: int) -> str:
 
 
 def annotate_trial(
-    study: optuna.Study,
-    trial_id: int,
-    cell: Cell,
-    distributions: Mapping[str, BaseDistribution],
-    curve: Mapping[int, float],
+    study: optuna.Study, trial_id: int, cell: Cell, design: DesignParams, curve: Mapping[int, float]
 ) -> None:
-    """Writes params, intermediate values and the trial note while the trial still runs (then they can't be)."""
+    """Writes params, intermediate values and the trial note while the trial still runs (then they can't be).
+
+    They go through the raw storage: a database study's trial cache would have to read the whole study
+    first to learn of a trial the worker created behind it, and then hold every trial in the worker.
+    """
     import optuna_dashboard
 
-    # Params go through the raw storage: a database study's trial cache would have to read the whole study
-    # first to learn of a trial the worker created behind it, and then hold every trial in the worker.
     cached: BaseStorage = study._storage
     storage = cached._backend if isinstance(cached, _CachedStorage) else cached
-    for key, value in cell_params(cell, distributions).items():
-        distribution = distributions[key]
-        storage.set_trial_param(trial_id, key, distribution.to_internal_repr(value), distribution)
+    distributions = design.distributions
+    params = {
+        key: (distributions[key].to_internal_repr(value), distributions[key])
+        for key, value in cell_params(cell, distributions).items()
+    }
+    set_trial_params(storage, trial_id, params, design.checked)
     for epoch, value in sorted(curve.items()):
         storage.set_trial_intermediate_value(trial_id, epoch, value)
     trial = optuna.Trial(study, trial_id)
@@ -112,14 +128,13 @@ def annotate_cell(
     study: optuna.Study,
     trial_id: int,
     cell: Cell,
-    distributions: Mapping[str, BaseDistribution],
+    design: DesignParams,
     metric: str,
     log_dir: str | None,
 ) -> None:
-    """The dashboard's view of a cell that just trained (``distributions``: :func:`design_distributions` of the
-    study's cells, computed once per worker); logs and goes on when the storage refuses."""
+    """The dashboard's view of a cell that just trained; logs and goes on when the storage refuses."""
     try:
         name_metric(study, metric)
-        annotate_trial(study, trial_id, cell, distributions, read_curve(log_dir))
+        annotate_trial(study, trial_id, cell, design, read_curve(log_dir))
     except Exception:  # never a cell's failure: the record and the report do not depend on it
         _logger.warning("cell %s: dashboard parameters and notes not written", cell.name, exc_info=True)

@@ -25,12 +25,13 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
@@ -272,6 +273,33 @@ def set_trial_user_attrs(storage: BaseStorage, trial_id: int, attrs: dict[str, A
     else:
         for key, value in attrs.items():
             storage.set_trial_user_attr(trial_id, key, value)
+
+
+def set_trial_params(
+    storage: BaseStorage,
+    trial_id: int,
+    params: Mapping[str, tuple[float, BaseDistribution]],
+    checked: dict[str, BaseDistribution],
+) -> None:
+    """Sets trial parameters (internal value, distribution), on a database in one transaction.
+
+    ``checked`` holds the distributions this process already checked against the study's: each
+    parameter's stored distribution is looked up once per process (a query over the study's
+    parameters), as Optuna's trial cache does, not once per trial.
+    """
+    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
+    if not isinstance(backend, RDBStorage):
+        for name, (value, distribution) in params.items():
+            backend.set_trial_param(trial_id, name, value, distribution)
+        return
+
+    def write() -> None:
+        with _create_scoped_session(backend.scoped_session, True) as session:
+            for name, (value, distribution) in params.items():
+                backend._set_trial_param_without_commit(session, trial_id, name, value, distribution, checked.get(name))
+
+    backend._outages.call(write) if isinstance(backend, WaitingRDBStorage) else write()
+    checked.update({name: distribution for name, (_, distribution) in params.items()})
 
 
 def _in_one_transaction(database: RDBStorage, trial_id: int, attrs: dict[str, Any]) -> None:

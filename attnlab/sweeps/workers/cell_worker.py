@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
 
-from optuna.distributions import BaseDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
@@ -31,7 +29,7 @@ from attnlab.sweeps.runs.trial_runs import (
 )
 from attnlab.sweeps.runs.wandb_runs import WandbRun, axis_tags, project_name
 from attnlab.sweeps.store.attempts import End, end_attempt, fail_lost_attempts, keep_alive
-from attnlab.sweeps.store.dashboard_meta import annotate_cell, design_distributions
+from attnlab.sweeps.store.dashboard_meta import DesignParams, annotate_cell
 from attnlab.sweeps.store.ledger import Claim, LiveLedger, claim, pick
 from attnlab.sweeps.store.polling import Backoff
 from attnlab.sweeps.store.records import CellRecord
@@ -103,15 +101,15 @@ def _finish(context: WorkerContext, claimed: Claim, record: CellRecord, outcome:
         keep_checkpoints(outcome.result["best_checkpoint"], context.spec.checkpoints)
 
 
-def run_cell(context: WorkerContext, cell: Cell, claimed: Claim, distributions: Mapping[str, BaseDistribution]) -> None:
-    """Trains one claimed cell and stores its record (``distributions``: the study's dashboard parameters);
+def run_cell(context: WorkerContext, cell: Cell, claimed: Claim, design: DesignParams) -> None:
+    """Trains one claimed cell and stores its record (``design``: the study's dashboard parameters);
     an interruption leaves the cell to do."""
     _logger.info("cell %s: training as trial %d", cell.name, claimed.number)
     try:
         with keep_alive(context.storage, claimed.trial_id):
             record, outcome = _train(context, cell, claimed)
             log_dir, metric = (outcome.result or {}).get("log_dir"), context.settings["definition"]["metric"]
-            annotate_cell(context.study, claimed.trial_id, cell, distributions, metric, log_dir)
+            annotate_cell(context.study, claimed.trial_id, cell, design, metric, log_dir)
             _finish(context, claimed, record, outcome)
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C into SystemExit
         stop_under_way()
@@ -140,7 +138,7 @@ def run_cell(context: WorkerContext, cell: Cell, claimed: Claim, distributions: 
 def run_cells(context: WorkerContext) -> None:
     """Claims and trains cells until every cell (or the one ``--cell``, or the round's ``cells``) is finished."""
     cells = study_cells(context)
-    distributions = design_distributions(cells.values())  # once: the study's cells do not change while it runs
+    design = DesignParams.of(cells.values())  # once: the study's cells do not change while it runs
     names = [context.spec.cell] if context.spec.cell else list(context.spec.cells or cells)
     timing_due = True
 
@@ -174,5 +172,5 @@ def run_cells(context: WorkerContext) -> None:
         if claimed is None:
             lost_races += 1
         else:
-            run_cell(context, cells[name], claimed, distributions)
+            run_cell(context, cells[name], claimed, design)
             time_steps_once()
