@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from optuna.trial import TrialState
 from rich.console import Console
 
 from attnlab.ablations import StudyDefinition
@@ -38,9 +37,7 @@ from attnlab.stats.sequential import (
     replay_factorial,
 )
 from attnlab.sweeps.local.session import Session
-from attnlab.sweeps.store.attempts import CELL_ATTR
-from attnlab.sweeps.store.ledger import Ledger
-from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.store.ledger import LiveLedger
 
 _PLAN_FIELDS = ("seeds", "first_look", "step", "margin", "alpha", "compared_rows")
 
@@ -84,31 +81,19 @@ def recorded_plan(session: Session, plan: SequentialPlan) -> SequentialPlan:
     return SequentialPlan.from_dict(stored)
 
 
-class StoredValues:
-    """The study's metric per cell, kept current round after round from the trials that changed (TrialFeed)."""
+def stored_values(live: LiveLedger, cells: set[str]) -> CellValue:
+    """(row, seed) -> the study's metric for a complete cell, NaN for one failed for good, None otherwise;
+    read through the ledger kept current from the trials that changed since the last round."""
+    ledger = live.current()
 
-    def __init__(self, session: Session, cells: list[str], max_retries: int) -> None:
-        self._feed = TrialFeed(session.storage, session.study_id)
-        self._cells = set(cells)
-        self._ledger = Ledger(cells, [], max_retries)
-        self._values: dict[str, float] = {}
+    def value(row: str, seed: int) -> float | None:
+        name = cell_name(row, seed)
+        complete = ledger.complete_value(name)
+        if complete is not None:
+            return complete
+        return math.nan if name in cells and ledger.is_failed(name) else None
 
-    def current(self) -> CellValue:
-        """(row, seed) -> the metric of a complete cell, NaN for one failed for good, None otherwise."""
-        changed = self._feed.changed()
-        self._ledger.update(changed)
-        for trial in changed:
-            if trial.state == TrialState.COMPLETE and CELL_ATTR in trial.system_attrs:
-                self._values[trial.system_attrs[CELL_ATTR]] = float(trial.values[0])
-        values, ledger = dict(self._values), self._ledger
-
-        def value(row: str, seed: int) -> float | None:
-            name = cell_name(row, seed)
-            if name in values:
-                return values[name]
-            return math.nan if name in self._cells and ledger.is_failed(name) else None
-
-        return value
+    return value
 
 
 def run_rounds(
@@ -126,10 +111,10 @@ def run_rounds(
     """
     every_cell = [cell_name(row, seed) for seed in plan.seeds for row in definition.rows]
     verdicts = "effects" if definition.factorial else "rows"
-    stored = StoredValues(session, every_cell, max_retries)
+    live = LiveLedger(session.storage, session.study_id, every_cell, max_retries)
     while True:
         plan = recorded_plan(session, plan)
-        schedule = study_schedule(plan, definition, stored.current())
+        schedule = study_schedule(plan, definition, stored_values(live, set(every_cell)))
         if schedule.finished:
             return 0, schedule
         todo = [cell_name(row, seed) for row, seed in schedule.todo]
@@ -142,7 +127,7 @@ def run_rounds(
         status = run_round(todo)
         if status != 0:
             return status, schedule
-        after = study_schedule(plan, definition, stored.current())
+        after = study_schedule(plan, definition, stored_values(live, set(every_cell)))
         if after.round == schedule.round and after.todo:  # workers ended with the round unfinished
             return 1, after
 

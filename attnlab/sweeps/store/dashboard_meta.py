@@ -20,11 +20,10 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalChoiceType, CategoricalDistribution, IntDistribution
-from optuna.storages import BaseStorage
-from optuna.storages._cached_storage import _CachedStorage
 
 from attnlab.ablations import Cell
 from attnlab.sweeps.store.storage import set_trial_params
+from attnlab.sweeps.store.trial_feed import uncached
 
 _logger = logging.getLogger(__name__)
 CURVE_METRIC = "val/top1_err"  # what the learning curves plot (the training's default monitor)
@@ -104,8 +103,7 @@ def annotate_trial(
     """
     import optuna_dashboard
 
-    cached: BaseStorage = study._storage
-    storage = cached._backend if isinstance(cached, _CachedStorage) else cached
+    storage = uncached(study._storage)
     distributions = design.distributions
     params = {
         key: (distributions[key].to_internal_repr(value), distributions[key])

@@ -166,6 +166,12 @@ class Ledger:
     def is_complete(self, cell: str) -> bool:
         return self._states[cell].complete
 
+    def complete_value(self, cell: str) -> float | None:
+        """The objective value of the cell's complete attempt (the last, were there two); None without one."""
+        attempts = self._attempts.get(cell, {})
+        complete = [attempts[number] for number in sorted(attempts) if attempts[number].state == TrialState.COMPLETE]
+        return float(complete[-1].values[0]) if complete else None
+
     def is_exhausted(self, cell: str) -> bool:
         """Lost more often than retries allow."""
         return self._states[cell].exhausted

@@ -34,7 +34,6 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages._cached_storage import _CachedStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
@@ -45,7 +44,7 @@ from optuna.trial import FrozenTrial, TrialState
 from attnlab.errors import ConfigError
 from attnlab.sweeps.store.journal_file import JournalFile, damaged_record_message, first_damaged_line
 from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
-from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.store.trial_feed import TrialFeed, uncached
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -255,7 +254,7 @@ def set_trial_user_attrs(storage: BaseStorage, trial_id: int, attrs: dict[str, A
     A journal gets one append of one line per key (Optuna's replay takes one key per line) under one lock; a
     database gets one transaction (one commit, and one outage wait, for all keys). Other storages: key by key.
     """
-    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
+    backend = uncached(storage)
     if not attrs:
         return
     if isinstance(backend, JournalStorage):
@@ -287,7 +286,7 @@ def set_trial_params(
     parameter's stored distribution is looked up once per process (a query over the study's
     parameters), as Optuna's trial cache does, not once per trial.
     """
-    backend = storage._backend if isinstance(storage, _CachedStorage) else storage
+    backend = uncached(storage)
     if not isinstance(backend, RDBStorage):
         for name, (value, distribution) in params.items():
             backend.set_trial_param(trial_id, name, value, distribution)

@@ -25,13 +25,18 @@ from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import FrozenTrial
 
 
+def uncached(storage: BaseStorage) -> BaseStorage:
+    """The storage under Optuna's trial cache (a loaded database study's ``_CachedStorage``), or ``storage``."""
+    return storage._backend if isinstance(storage, _CachedStorage) else storage
+
+
 class TrialFeed:
     """The trials of one study that are new or unfinished since the last :meth:`changed`."""
 
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
         self.storage = storage  # where claims and records are written (the raw storage, as given)
         self.study_id = study_id
-        self._source = storage._backend if isinstance(storage, _CachedStorage) else storage
+        self._source = uncached(storage)
         self._unfinished: set[int] = set()  # trial ids seen unfinished: read again every time
         self._last_finished_id = -1  # database: every id up to it has been seen
         self._seen_count = 0  # journal: how many of the study's trials (in creation order) have been seen
