@@ -37,6 +37,17 @@ def test_the_test_runs_on_the_averaged_weights_of_the_best_checkpoint(in_tmp_dir
         assert torch.equal(tested.state[name], value), name
 
 
+def test_final_test_weights_are_the_average_training_ended_with(in_tmp_dir: Path) -> None:
+    tested = TestedWeights()
+    args = tiny_args(**{"trainer.max_epochs": 3, "test_weights": "final", **EMA})
+    result = run_training(args, callbacks=[tested])
+    assert result.best_checkpoint is not None
+    last = torch.load(Path(result.best_checkpoint).with_name("last.ckpt"), map_location="cpu", weights_only=True)
+    assert last["epoch"] == 2  # saved after the final epoch: the weights training ended with
+    for name, value in last["state_dict"].items():  # the average, as every checkpoint holds it
+        assert torch.equal(tested.state[name], value), name
+
+
 def test_a_resumed_run_continues_the_average(in_tmp_dir: Path) -> None:
     args = tiny_args(**{"trainer.max_epochs": 4, **EMA})
     uninterrupted = run_training(args, run_test=False)

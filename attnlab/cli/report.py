@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(args: argparse.Namespace) -> LoadedStudy:
-    """The study's cells from the source the options name."""
+def load(args: argparse.Namespace, configs: bool = True) -> LoadedStudy:
+    """The study's cells from the source the options name (an Optuna storage reads no resolved configs unless
+    ``configs``: the report's tables never need them, ``attnlab explain`` finds checkpoints through them)."""
     if args.wandb is not None:
         from attnlab.reports.sources.wandb_runs import load_from_wandb_api
 
@@ -122,7 +123,7 @@ def load(args: argparse.Namespace) -> LoadedStudy:
         return load_from_csv_logs(args.logs, args.study, getattr(args, "metric", None) or DEFAULT_METRIC)
     from attnlab.reports.sources.optuna_trials import load_from_optuna
 
-    return load_from_optuna(args.study, args.profile, args.storage)
+    return load_from_optuna(args.study, args.profile, args.storage, configs)
 
 
 def output_folder(args: argparse.Namespace) -> Path:
@@ -137,7 +138,7 @@ def main(argv: list[str]) -> int:
     from attnlab.reports.explain_files import EXPLAIN_FOLDER, read_explanation
     from attnlab.reports.report import build_report, json_payload, terminal_text, write_report
 
-    loaded = load(args)
+    loaded = load(args, configs=False)
     out_dir = output_folder(args)
     explanation = read_explanation(out_dir / EXPLAIN_FOLDER, loaded.spec.name, loaded.spec.profile)
     report = build_report(

@@ -10,6 +10,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,10 @@ class Report:
 
     def tables(self) -> tuple[Table, Table]:
         """The paper-style results table and the per-cell table."""
+        return self._tables
+
+    @cached_property
+    def _tables(self) -> tuple[Table, Table]:  # built once: every output renders them, 20,000 cells take seconds
         metrics = metric_columns(self.cells)
         results = paper_table(
             self.summary, self.spec, metrics, self.correction == "holm", effect=self.effect, margin=self.margin

@@ -30,9 +30,10 @@ from attnlab.sweeps.store.attempts import (
     Standing,
     standing,
 )
-from attnlab.sweeps.store.ledger import Ledger
+from attnlab.sweeps.store.ledger import LEDGER_PARTS, Ledger
 from attnlab.sweeps.store.settings import stored_settings
 from attnlab.sweeps.store.storage import DEFAULT_STORAGE_TIMEOUT_S, is_database, open_storage
+from attnlab.sweeps.store.trial_feed import TrialFeed
 
 STATES = ("complete", "failed", "running", "lost", "interrupted", "pending")
 
@@ -128,7 +129,8 @@ def study_status(
         raise ConfigError(f"study {name!r}: not in {url}; studies there: {shown}")
     study = optuna.load_study(study_name=name, storage=storage)
     settings = stored_settings(study)
-    trials = study.get_trials(deepcopy=False)
+    # The attempts' states and marks, not their records: a database reads no params, curves or results.
+    trials = list(TrialFeed(storage, study._study_id, LEDGER_PARTS).changed())
     jobs = list(storage.get_study_system_attrs(study._study_id).get(SLURM_JOBS_ATTR, []))
     if settings["kind"] != "cells":
         return StudyStatus(name, settings["kind"], [_trial_status(trial) for trial in trials], jobs)
@@ -136,7 +138,7 @@ def study_status(
     cells = [cell.name for cell in definition.cells(settings["overrides"])]
     ledger = Ledger(cells, trials, max_retries)
     attempts: dict[str, list[FrozenTrial]] = {cell: [] for cell in cells}
-    for trial in sorted(trials, key=lambda trial: trial.number):
+    for trial in trials:  # in trial-number order
         attempts.get(trial.system_attrs.get(CELL_ATTR), []).append(trial)
     metric = settings["definition"].get("metric")
     return StudyStatus(name, "cells", [_cell_status(cell, attempts[cell], ledger, metric) for cell in cells], jobs)

@@ -12,7 +12,7 @@ import logging
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -73,8 +73,13 @@ class AttnlabCLI(LightningCLI):
             default=None,
             help="resume training from this checkpoint, or 'last' for the newest last.ckpt under the log root",
         )
+        parser.add_argument("--run_test", type=bool, default=True, help="evaluate the trained model on the test split")
         parser.add_argument(
-            "--run_test", type=bool, default=True, help="evaluate the best checkpoint on the test split"
+            "--test_weights",
+            type=Literal["best", "final"],
+            default="best",
+            help="weights the test evaluates: 'best' (the checkpoint of the best validation epoch) or 'final' (the "
+            "weights training ended with, averaged under model.ema_decay): no choice on a noisy validation set",
         )
         parser.set_defaults({"data": lazy_instance(DigitsDataModule)})
         for name in LINKED_FROM_DATA:

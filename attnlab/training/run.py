@@ -115,7 +115,8 @@ def fit_and_test(cli: AttnlabCLI) -> TrainResult:
     # Taken before testing: trainer.test installs fresh callbacks from configure_callbacks().
     cost = next(callback for callback in trainer.callbacks if isinstance(callback, DesignCostMonitor))
     if cli.config.run_test:
-        for results in trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False):
+        tested = best if cli.config.test_weights == "best" else None  # None: the weights fit ended with
+        for results in trainer.test(model, datamodule=datamodule, ckpt_path=tested, verbose=False):
             metrics.update(_as_floats(results))
     return TrainResult(
         metrics=metrics,

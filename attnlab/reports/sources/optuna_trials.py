@@ -19,6 +19,8 @@ from attnlab.reports.spec import LoadedStudy, StudySpec
 from attnlab.stats.sequential import PLAN_ATTR, SequentialPlan
 from attnlab.sweeps.store.attempts import CELL_ATTR, Standing, standing
 from attnlab.sweeps.store.records import ATTR_PREFIX, STEP_TIMING_ATTR, STUDY_DEFINITION_ATTR, CellRecord
+from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.store.trial_pages import TrialParts
 
 TRIAL_STATES: dict[TrialState, str] = {
     TrialState.COMPLETE: "complete",
@@ -71,8 +73,12 @@ def trial_record(trial: FrozenTrial) -> CellRecord | None:
     return record
 
 
-def load_from_optuna(study: str, profile: str, url: str | None = None) -> LoadedStudy:
-    """Every attnlab trial of ``study`` run under ``profile`` in the storage at ``url`` (default: the sweeps')."""
+def load_from_optuna(study: str, profile: str, url: str | None = None, configs: bool = True) -> LoadedStudy:
+    """Every attnlab trial of ``study`` run under ``profile`` in the storage at ``url`` (default: the sweeps').
+
+    Read page by page, with no params; ``configs=False`` leaves out each cell's resolved config (the bulk of a
+    record, which tables and tests never read) wherever the study stores its definition.
+    """
     from attnlab.ablations import StudyDefinition
     from attnlab.sweeps.store.storage import DEFAULT_STORAGE, optuna_study_name
 
@@ -85,8 +91,10 @@ def load_from_optuna(study: str, profile: str, url: str | None = None) -> Loaded
             f"--storage {url}: no study {name!r} (STUDY@PROFILE); studies there: {', '.join(names) or 'none'}"
         )
     optuna_study = optuna.load_study(study_name=name, storage=storage)
-    records = [record for trial in optuna_study.get_trials(deepcopy=False) if (record := trial_record(trial))]
     definition = optuna_study.user_attrs.get(STUDY_DEFINITION_ATTR)
+    skipped = ("config",) if not configs and definition is not None else ()
+    feed = TrialFeed(storage, optuna_study._study_id, TrialParts(CellRecord.attr_keys(without=skipped), params=False))
+    records = [record for trial in feed.changed() if (record := trial_record(trial))]
     plan = optuna_study.user_attrs.get(PLAN_ATTR)
     spec = (
         StudySpec.from_definition(

@@ -55,6 +55,7 @@ from attnlab.sweeps.store.attempts import (
     standing,
 )
 from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.store.trial_pages import TrialParts
 
 NO_REASON = "no reason recorded"
 
@@ -85,6 +86,10 @@ class _CellState:
     @property
     def claimable(self) -> bool:
         return not (self.complete or self.failed or self.running)
+
+
+# What the ledger's rules read of an attempt: its state, value, marks and failure reason (no params, curve or record).
+LEDGER_PARTS = TrialParts(user_attrs=(FAILURE_REASON_ATTR,), params=False, intermediate_values=False)
 
 
 def _slim(trial: FrozenTrial) -> FrozenTrial:
@@ -211,7 +216,7 @@ class LiveLedger:
     """A study's ledger kept current by reading only the trials that are new or were unfinished."""
 
     def __init__(self, storage: BaseStorage, study_id: int, cells: Sequence[str], max_retries: int) -> None:
-        self.feed = TrialFeed(storage, study_id)
+        self.feed = TrialFeed(storage, study_id, LEDGER_PARTS)
         self.ledger = Ledger(cells, self.feed.changed(), max_retries)
 
     def current(self) -> Ledger:

@@ -51,6 +51,12 @@ class CellRecord:
         return {ATTR_PREFIX + key: value for key, value in fields if key not in _OPTUNAS_OWN}
 
     @classmethod
+    def attr_keys(cls, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The user-attribute keys a record is stored under, but for the fields ``without``."""
+        skipped = _OPTUNAS_OWN.union(without)
+        return tuple(ATTR_PREFIX + f.name for f in dataclasses.fields(cls) if f.name not in skipped)
+
+    @classmethod
     def from_user_attrs(cls, attrs: dict[str, Any], state: str) -> CellRecord:
         """Rebuild a record from a trial's user attributes and its state."""
         names = {f.name for f in dataclasses.fields(cls)} - _OPTUNAS_OWN

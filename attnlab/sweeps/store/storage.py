@@ -19,7 +19,6 @@ a database compares beats against its own clock.)
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import json
 import threading
@@ -45,6 +44,7 @@ from attnlab.errors import ConfigError
 from attnlab.sweeps.store.journal_file import JournalFile, damaged_record_message, first_damaged_line
 from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
 from attnlab.sweeps.store.trial_feed import TrialFeed, uncached
+from attnlab.sweeps.store.waiting_database import WaitingRDBStorage, waited
 
 DEFAULT_STORAGE = "runs/attnlab.journal"
 HEARTBEAT_ATTR = "attnlab.heartbeat"  # trial system attribute: wall-clock time of the worker's last beat
@@ -96,12 +96,11 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         oldest_alive = time.time() - self._heartbeat.grace_s
         with self._feeds_lock:
             feed = self._feeds.setdefault(study_id, TrialFeed(self, study_id))
-            trials = feed.changed()
-        return [
-            trial._trial_id
-            for trial in trials
-            if trial.state == TrialState.RUNNING and _last_sign_of_life(trial) < oldest_alive
-        ]
+            return [
+                trial._trial_id
+                for trial in feed.changed()
+                if trial.state == TrialState.RUNNING and _last_sign_of_life(trial) < oldest_alive
+            ]
 
     def get_heartbeat_interval(self) -> int | None:
         return self._heartbeat.interval_s
@@ -176,78 +175,6 @@ def _with_installed_driver(url: str) -> str:
     return f"postgresql+{driver}://{rest}"
 
 
-class WaitingRDBStorage(RDBStorage):
-    """Optuna's ``RDBStorage`` whose every database operation waits out a lost connection (up to a bound).
-
-    Still an ``RDBStorage``, so Optuna wraps it in its ``_CachedStorage`` as before. The pool pings a
-    connection before lending it, so after a server restart a stale pooled connection is replaced
-    instead of failing the first call.
-
-    A retried write may already have committed when the connection dropped. A retried state change then
-    finds the trial finished (UpdateFinishedTrialError, as if it had been declared lost): the first one
-    stands. A retried ``create_new_trial`` may leave an orphan: a RUNNING claim of the cell that nobody
-    holds. Exactly-once survives it. A cell belongs to its lowest-numbered live attempt
-    (:mod:`attnlab.sweeps.store.ledger`), and the orphan, committed first, is numbered below the retried
-    claim, so the retried claim loses and is marked superseded: nobody trains the cell while the
-    orphan holds it, and the orphan is never beaten. It never beats either, so it is declared lost
-    after the grace period; nobody saw a worker die, so that loss is a machine's, not charged to the
-    cell's retries (:func:`attnlab.sweeps.store.attempts.exhausts_retries`), and the cell is claimed again.
-    """
-
-    def __init__(self, url: str, *, outages: Outages, **kwargs: Any) -> None:
-        self._outages = outages
-        super().__init__(url, **kwargs)
-
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        """None right after an outage: the beats that could not land meanwhile get one grace period to arrive."""
-        if self._outages.ended_within(self.grace_period or 0):
-            return []
-        return self._outages.call(super()._get_stale_trial_ids, study_id)
-
-
-def _waiting(operation: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(operation)
-    def waited(self: WaitingRDBStorage, *args: Any, **kwargs: Any) -> Any:
-        return self._outages.call(operation, self, *args, **kwargs)
-
-    return waited
-
-
-# Every RDBStorage method that talks to the database, public or called by Optuna's _CachedStorage.
-_DATABASE_OPERATIONS = (
-    "create_new_study",
-    "delete_study",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "get_trial_user_attrs",
-    "get_trial_system_attrs",
-    "get_all_studies",
-    "create_new_trial",
-    "_create_new_trial",
-    "set_trial_param",
-    "_set_trial_param",
-    "get_trial_param",
-    "set_trial_state_values",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial",
-    "get_all_trials",
-    "_get_trials",
-    "get_best_trial",
-    "_get_best_trial_id",
-    "record_heartbeat",
-)
-for _name in _DATABASE_OPERATIONS:
-    setattr(WaitingRDBStorage, _name, _waiting(getattr(RDBStorage, _name)))
-
-
 def set_trial_user_attrs(storage: BaseStorage, trial_id: int, attrs: dict[str, Any]) -> None:
     """Sets several trial user attributes in one storage operation where Optuna's storage allows it.
 
@@ -297,7 +224,7 @@ def set_trial_params(
             for name, (value, distribution) in params.items():
                 backend._set_trial_param_without_commit(session, trial_id, name, value, distribution, checked.get(name))
 
-    backend._outages.call(write) if isinstance(backend, WaitingRDBStorage) else write()
+    waited(backend, write)
     checked.update({name: distribution for name, (_, distribution) in params.items()})
 
 
@@ -307,10 +234,7 @@ def _in_one_transaction(database: RDBStorage, trial_id: int, attrs: dict[str, An
             for key, value in attrs.items():
                 database._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
 
-    if isinstance(database, WaitingRDBStorage):
-        database._outages.call(write)
-    else:
-        write()
+    waited(database, write)
 
 
 def _database(url: str, scheme: str, heartbeat: Heartbeat | None, storage_timeout_s: int) -> RDBStorage:

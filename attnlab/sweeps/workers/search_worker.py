@@ -34,6 +34,7 @@ from attnlab.sweeps.store.polling import Backoff
 from attnlab.sweeps.store.records import CellRecord
 from attnlab.sweeps.store.settings import log_folder
 from attnlab.sweeps.store.trial_feed import TrialFeed
+from attnlab.sweeps.store.trial_pages import STATES_ONLY
 from attnlab.sweeps.workers.sweep_file import SweepDefinition
 from attnlab.sweeps.workers.worker import stop_requested, stop_under_way
 from attnlab.sweeps.workers.worker_spec import WorkerContext
@@ -59,7 +60,7 @@ class SearchTally:
     the new and unfinished trials only, and keeps each trial's standing, not the trial."""
 
     def __init__(self, storage: BaseStorage, study_id: int) -> None:
-        self._feed = TrialFeed(storage, study_id)
+        self._feed = TrialFeed(storage, study_id, STATES_ONLY)  # a standing reads states and marks only
         self._standings: dict[int, tuple[Standing, TrialState]] = {}  # trial number -> (standing, state)
 
     def refresh(self) -> SearchTally:
