@@ -40,7 +40,7 @@ import optuna
 from optuna.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[1]
-STUDY_FILE = REPO / "configs" / "quickstart-study.yaml"  # 3 rows (none, SE, CBAM), seeds as many as a size needs
+STUDY_FILE = REPO / "configs" / "quickstart-study.yaml"  # its rows, at as many seeds as a size needs
 PROFILE = "quick"
 SIZES = (100, 1000, 5000, 20_000)
 LATENCY_TODO = 40  # to-do cells left in each latency study: enough for several measurements of a few claims
@@ -228,9 +228,23 @@ def run_worker(url: str, name: str, cells: list[str], slot: int) -> dict[str, An
         "opened": opened,
         "trainings": trainings,
         "ended": time.time(),
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": peak_rss_mb(),
         "attnlab": str(Path(cell_worker.__file__).parents[2]),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM of its memory map where Linux has it.
+
+    ``ru_maxrss`` is kept across ``execve``, so a worker started by a parent that had read a whole study would
+    report the parent's peak as its own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _worker_process(url: str, name: str, cells: list[str], slot: int, cpus: set[int] | None) -> subprocess.Popen:
