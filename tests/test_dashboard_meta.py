@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -38,7 +39,9 @@ def test_a_cell_gets_params_curve_note_and_metric_name(tmp_path: Path, kind: str
     study = optuna.create_study(study_name="demo@quick", storage=storage)
     # A worker claims through the raw storage, which a database's study caches behind (Optuna's _CachedStorage).
     trial_id = storage.create_new_trial(study._study_id)
-    annotate_cell(study, trial_id, CELLS[3], DesignParams.of(CELLS), "test/top1_err", str(tmp_path))
+    with warnings.catch_warnings():  # a worker annotates every cell: no Optuna warning each time
+        warnings.simplefilter("error", optuna.exceptions.ExperimentalWarning)
+        annotate_cell(study, trial_id, CELLS[3], DesignParams.of(CELLS), "test/top1_err", str(tmp_path))
     storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [21.0])
     frozen = study.trials[0]
     assert frozen.params == {

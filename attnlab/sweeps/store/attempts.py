@@ -32,7 +32,6 @@ import os
 import signal
 import socket
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 
 import optuna
@@ -41,6 +40,7 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat  # Optuna's heartbeat interface (not re-exported)
 from optuna.trial import FrozenTrial, TrialState
 
+from attnlab.sweeps.store.experimental import experimental_allowed
 from attnlab.sweeps.store.records import ATTR_PREFIX
 from attnlab.sweeps.store.storage_outages import StorageUnreachable
 
@@ -161,8 +161,7 @@ def retry_lost_search_trials(max_retries: int) -> Callable[[optuna.Study, Frozen
 
     Lost *cells* need nothing: the ledger sees the cell has no live attempt and a worker claims it.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental_allowed():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
 
     def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:

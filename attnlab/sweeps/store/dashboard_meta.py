@@ -22,6 +22,7 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalChoiceType, CategoricalDistribution, IntDistribution
 
 from attnlab.ablations import Cell
+from attnlab.sweeps.store.experimental import experimental_allowed
 from attnlab.sweeps.store.storage import set_trial_params
 from attnlab.sweeps.store.trial_feed import uncached
 
@@ -119,7 +120,8 @@ def annotate_trial(
 def name_metric(study: optuna.Study, metric: str) -> None:
     """The study's objective named ``metric``, so every dashboard plot says e.g. test/top1_err."""
     if study.metric_names != [metric]:
-        study.set_metric_names([metric])
+        with experimental_allowed():
+            study.set_metric_names([metric])
 
 
 def annotate_cell(

@@ -23,7 +23,6 @@ import importlib.util
 import json
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from optuna.storages.journal._storage import JournalOperation
 from optuna.trial import FrozenTrial, TrialState
 
 from attnlab.errors import ConfigError
+from attnlab.sweeps.store.experimental import experimental_allowed
 from attnlab.sweeps.store.journal_file import JournalFile, damaged_record_message, first_damaged_line
 from attnlab.sweeps.store.storage_outages import DEFAULT_STORAGE_TIMEOUT_S, Outages
 from attnlab.sweeps.store.trial_feed import TrialFeed, uncached
@@ -256,8 +256,7 @@ def _database(url: str, scheme: str, heartbeat: Heartbeat | None, storage_timeou
                 ) from None
     beat = {} if heartbeat is None else {"heartbeat_interval": heartbeat.interval_s, "grace_period": heartbeat.grace_s}
     try:
-        with warnings.catch_warnings():  # heartbeats have been "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with experimental_allowed():
             return WaitingRDBStorage(
                 _with_installed_driver(url),
                 outages=Outages(shown_url(url), storage_timeout_s),

@@ -7,7 +7,6 @@ further worker adds its slot to it, so parallel workers do not propose the same 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from attnlab.ablations.overrides import SEED_KEY, check_key, flatten_overrides
 from attnlab.ablations.yaml_input import check_known_keys, read_yaml_mapping
 from attnlab.errors import ConfigError
 from attnlab.safe_paths import check_path_name
+from attnlab.sweeps.store.experimental import experimental_allowed
 
 EXAMPLE = """\
 name: cbam-lr                       # required; lower-case, digits, - _ . (names the Optuna study)
@@ -106,8 +106,7 @@ def build(spec: Mapping[str, Any], table: dict[str, tuple[type, tuple[str, ...]]
     """The sampler or pruner ``spec`` names (``extra`` options win)."""
     cls, _ = table[spec["name"]]
     options = {key: value for key, value in spec.items() if key != "name"} | extra
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with experimental_allowed():
         return cls(**options)
 
 
